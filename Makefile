@@ -1,0 +1,68 @@
+# Serverless Deep Learning: every command a learner or instructor needs.
+# `make course` runs the whole course; `make test` runs the test suite.
+# Both create the repo-local environments on first use.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+VENVS := .venvs
+
+COURSE_ENV := $(VENV)/.installed
+CLASSIC_ENV := $(VENVS)/lambda-classic/.installed
+MODERN_ENV := $(VENVS)/lambda-modern/.installed
+AWS_ENV := $(VENVS)/aws/.installed
+ENVIRONMENTS := $(COURSE_ENV) $(CLASSIC_ENV) $(MODERN_ENV) $(AWS_ENV)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup course test lab model export notebooks lint clean
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+setup: $(ENVIRONMENTS) ## Create the course, Lambda and AWS-tool environments
+
+course: setup ## Run the whole course end to end and print a summary
+	$(PY) -m serverless_dl.course
+
+test: setup ## Run the test suite
+	$(PY) -m pytest
+
+lab: setup ## Open JupyterLab on the lessons
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+model: setup ## Regenerate last week's model, its TFLite variants and the sample images
+	$(PY) -m serverless_dl.notebooks refresh 00-last-weeks-model 02-tensorflow-lite
+
+export: setup ## Regenerate docker/lambda_function.py from lesson 04
+	$(PY) -m serverless_dl.export
+
+notebooks: setup ## Re-execute the lessons in place so their committed outputs are current
+	$(PY) -m serverless_dl.notebooks refresh
+
+lint: setup ## Lint the Python code
+	$(VENV)/bin/ruff check .
+
+clean: ## Remove run outputs (keeps the environments)
+	rm -rf build
+
+# --- Environments: each is rebuilt when its requirement files change ---
+
+$(COURSE_ENV): requirements/course.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/course.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+# The Lambda environments hold exactly what runs inside Lambda, plus the
+# runtime interface client that the AWS base images provide.
+$(VENVS)/lambda-%/.installed: requirements/lambda-%.txt requirements/lambda-runtime.txt
+	$(PYTHON) -m venv $(VENVS)/lambda-$*
+	$(VENVS)/lambda-$*/bin/python -m pip install --quiet \
+		-r requirements/lambda-$*.txt -r requirements/lambda-runtime.txt
+	touch $@
+
+$(AWS_ENV): requirements/aws-tools.txt
+	$(PYTHON) -m venv $(VENVS)/aws
+	$(VENVS)/aws/bin/python -m pip install --quiet -r requirements/aws-tools.txt
+	touch $@

@@ -1,0 +1,69 @@
+"""A small test client: ask a deployed (or emulated) function about one image.
+
+Command line::
+
+    python -m serverless_dl.client IMAGE_URL [--endpoint URL]
+
+The default endpoint is the emulator's invoke URL on port 8080, where a
+container built from `docker/Dockerfile` answers after
+`docker run -p 8080:8080 clothing-model`. For an API Gateway stage, pass its
+invoke URL plus `/predict`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from serverless_dl.rie import INVOKE_PATH, post_json
+
+DEFAULT_ENDPOINT = f"http://localhost:8080{INVOKE_PATH}"
+
+
+class PredictionError(RuntimeError):
+    """The function answered, but not with a prediction."""
+
+
+def predict(image_url: str, endpoint: str = DEFAULT_ENDPOINT, timeout: float = 60) -> dict:
+    """POST `{"url": image_url}` to `endpoint` and return the prediction.
+
+    Works for direct invocations (the emulator's URL) and for API Gateway
+    proxy integrations (whose body is the same JSON document).
+    """
+    reply = post_json(endpoint, {"url": image_url}, timeout=timeout)
+    try:
+        result = reply.json()
+    except ValueError:
+        raise PredictionError(f"HTTP {reply.status}: {reply.text[:300]}") from None
+    if isinstance(result, dict) and "error" in result:
+        raise PredictionError(f"HTTP {reply.status}: {result['error']}")
+    if reply.status != 200 or not isinstance(result, dict) or "scores" not in result:
+        raise PredictionError(f"HTTP {reply.status}: unexpected answer {reply.text[:300]}")
+    return result
+
+
+def format_prediction(result: dict) -> str:
+    """The scores as aligned lines, best class first."""
+    scores = sorted(result["scores"].items(), key=lambda item: item[1], reverse=True)
+    width = max(len(label) for label, _ in scores)
+    return "\n".join(f"{label:<{width}}  {score:.4f}" for label, score in scores)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Ask the clothing classifier about one image URL.")
+    parser.add_argument("image_url", help="http(s) URL of a JPEG or PNG image")
+    parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"default: {DEFAULT_ENDPOINT}")
+    parser.add_argument("--json", action="store_true", help="print the raw JSON answer")
+    args = parser.parse_args(argv)
+    try:
+        result = predict(args.image_url, args.endpoint)
+    except (PredictionError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2) if args.json else format_prediction(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Version checks printed at the top of every lesson.
+
+A lesson that runs with other versions than the ones it was written for may
+still work, but its numbers can differ; saying so up front saves a learner an
+hour of wondering why a file size or a score is not what the text says.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import metadata
+
+MINIMUM_PYTHON = (3, 11)
+
+# TensorFlow's C++ logging goes to stderr before Python can filter it; this must
+# be set before TensorFlow is imported, which is why lessons import this module first.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def check_versions(*distributions: str) -> dict[str, str]:
+    """Print the Python version and the installed versions of `distributions`.
+
+    Fails with a clear message when Python is older than the course needs or a
+    distribution is missing. Returns the versions that were found.
+    """
+    if sys.version_info < MINIMUM_PYTHON:
+        wanted = ".".join(map(str, MINIMUM_PYTHON))
+        raise RuntimeError(f"this course needs Python >= {wanted}, not {sys.version.split()[0]}")
+    found = {"python": ".".join(map(str, sys.version_info[:3]))}
+    missing = []
+    for name in distributions:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    if missing:
+        raise RuntimeError(f"not installed: {', '.join(missing)}; run `make setup`")
+    width = max(map(len, found))
+    for name, version in found.items():
+        print(f"{name:<{width}}  {version}")
+    return found

@@ -1,0 +1,150 @@
+"""The lesson notebooks: their order, the parameters of a run, how to execute them.
+
+Every lesson reads its inputs and writes its outputs through parameters (the
+cell tagged `parameters`). Run with no parameters, a lesson works on the
+repository itself, as a learner in JupyterLab does: it reads last week's model
+from `models/` and writes what it makes next to it. `run_parameters()` gives
+the parameters that keep a run's files inside one output folder instead, which
+is what `make course` and the tests use, so they never touch committed files.
+
+Command line::
+
+    python -m serverless_dl.notebooks refresh [NAME ...]   # re-execute in place (make notebooks)
+    python -m serverless_dl.notebooks prepare OUT_DIR      # inject CI parameters (for nbval)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from serverless_dl.paths import NOTEBOOKS
+
+KERNEL = "python3"
+CELL_TIMEOUT_SECONDS = 900
+
+
+def lesson_notebooks() -> list[Path]:
+    """All lesson notebooks, in course order (their names start with the lesson number)."""
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+
+
+def lesson_names() -> list[str]:
+    """The stems of `lesson_notebooks()`, e.g. `02-tensorflow-lite`."""
+    return [path.stem for path in lesson_notebooks()]
+
+
+def run_parameters(out_dir: str | Path, short: bool = True) -> dict[str, dict]:
+    """Parameters for each lesson that keep everything a run writes under `out_dir`.
+
+    Lesson 00 trains its own copy of last week's model (short, or full when
+    `short` is false) without replacing the committed one; the later lessons
+    start from the committed model, as the real course starts from last week's.
+    """
+    out = Path(out_dir).resolve()
+    models = out / "models"
+    return {
+        "00-last-weeks-model": {
+            "short_run": short,
+            "keras_model": str(models / "clothing-model.keras"),
+            "samples_dir": str(out / "images"),
+        },
+        "01-lambda-basics": {"work_dir": str(out / "01-lambda-basics")},
+        "02-tensorflow-lite": {"models_dir": str(models)},
+        "03-removing-tensorflow": {
+            "models_dir": str(models),
+            "work_dir": str(out / "03-removing-tensorflow"),
+        },
+        "04-lambda-code": {
+            "models_dir": str(models),
+            "export_path": str(out / "lambda_function.py"),
+        },
+    }
+
+
+def execute(name: str, output: Path, parameters: dict) -> None:
+    """Execute lesson `name` top to bottom in a fresh kernel with papermill.
+
+    Raises papermill's `PapermillExecutionError` when a cell fails; the output
+    notebook then shows where.
+    """
+    import papermill
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(output),
+        parameters=parameters,
+        kernel_name=KERNEL,
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        execution_timeout=CELL_TIMEOUT_SECONDS,
+    )
+
+
+def prepare(name: str, output: Path, parameters: dict) -> None:
+    """Write a copy of lesson `name` with `parameters` injected, keeping its outputs.
+
+    nbval then executes the copy and compares each cell with the committed outputs.
+    """
+    import papermill
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(output),
+        parameters=parameters,
+        kernel_name=KERNEL,
+        prepare_only=True,
+        progress_bar=False,
+    )
+
+
+def refresh(name: str) -> None:
+    """Re-execute lesson `name` in place with its default parameters.
+
+    Uses nbclient directly rather than papermill so the committed notebook gets
+    no injected cell and no run metadata, only fresh outputs.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = NOTEBOOKS / f"{name}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(
+        notebook,
+        kernel_name=KERNEL,
+        timeout=CELL_TIMEOUT_SECONDS,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    ).execute()
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+    nbformat.write(notebook, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Execute the lesson notebooks.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    refresh_cmd = commands.add_parser("refresh", help="re-execute lessons in place")
+    refresh_cmd.add_argument("names", nargs="*", help="lesson names (default: all)")
+    prepare_cmd = commands.add_parser("prepare", help="inject CI parameters into copies")
+    prepare_cmd.add_argument("out_dir", type=Path)
+    args = parser.parse_args(argv)
+
+    known = lesson_names()
+    if args.command == "refresh":
+        unknown = sorted(set(args.names) - set(known))
+        if unknown:
+            parser.error(f"unknown lesson(s): {', '.join(unknown)}; known: {', '.join(known)}")
+        for name in args.names or known:
+            print(f"executing {name} ...", flush=True)
+            refresh(name)
+    else:
+        for name, parameters in run_parameters(args.out_dir / "run").items():
+            prepare(name, args.out_dir / f"{name}.ipynb", parameters)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
