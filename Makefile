@@ -14,7 +14,7 @@ AWS_ENV := $(VENVS)/aws/.installed
 ENVIRONMENTS := $(COURSE_ENV) $(CLASSIC_ENV) $(MODERN_ENV) $(AWS_ENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup course test lab model export notebooks lint clean
+.PHONY: help setup course test lab model export notebooks docker-base lint clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -38,6 +38,9 @@ export: setup ## Regenerate docker/lambda_function.py from lesson 04
 
 notebooks: setup ## Re-execute the lessons in place so their committed outputs are current
 	$(PY) -m serverless_dl.notebooks refresh
+
+docker-base: setup ## Build offline stand-ins for the AWS Lambda Python base images if they cannot be pulled
+	$(PY) -m serverless_dl.lambda_base
 
 lint: setup ## Lint the Python code
 	$(VENV)/bin/ruff check .
