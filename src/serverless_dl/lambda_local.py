@@ -26,7 +26,9 @@ ALLOW_LOOPBACK = {"ALLOW_LOOPBACK_URLS": "1"}
 
 
 def make_task_root(
-    target: Path, handler_script: Path = DOCKER / "lambda_function.py", model: Path = MODELS / MODEL_FILE
+    target: Path,
+    handler_script: Path = DOCKER / "lambda_function.py",
+    model: Path = MODELS / MODEL_FILE,
 ) -> Path:
     """Copy the handler and the model into `target` with the names the image uses."""
     target.mkdir(parents=True, exist_ok=True)

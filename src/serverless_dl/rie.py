@@ -56,7 +56,8 @@ def find_rie() -> Path:
     if os.environ.get("AWS_LAMBDA_RIE"):
         return Path(os.environ["AWS_LAMBDA_RIE"])
     arch = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
-    bundled = sorted(VENVS.glob(f"aws/lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-{arch}"))
+    pattern = f"aws/lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-{arch}"
+    bundled = sorted(VENVS.glob(pattern))
     if bundled:
         return bundled[0]
     on_path = shutil.which("aws-lambda-rie")

@@ -1,0 +1,35 @@
+"""Every lesson runs top to bottom in a fresh kernel and still prints what it committed.
+
+Each lesson is copied with its CI parameters injected by papermill (lesson 00
+in its short mode; every output goes under build/nbval/run), then nbval
+executes the copy and compares each cell's output with the committed one
+(strict mode). Volatile outputs are tagged `nbval-ignore-output` in the
+notebooks or normalised by tests/nbval_sanitize.cfg; see STYLE.md.
+"""
+
+import subprocess
+import sys
+
+import pytest
+
+from serverless_dl.notebooks import lesson_names, prepare, run_parameters
+from serverless_dl.paths import BUILD, TESTS
+
+NBVAL_DIR = BUILD / "nbval"
+
+
+@pytest.mark.parametrize("name", lesson_names())
+def test_lesson_reproduces_its_committed_outputs(name):
+    parameters = run_parameters(NBVAL_DIR / "run", short=True).get(name, {})
+    copy = NBVAL_DIR / f"{name}.ipynb"
+    prepare(name, copy, parameters)
+    run = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "--nbval", str(copy),
+            "--nbval-sanitize-with", str(TESTS / "nbval_sanitize.cfg"),
+            "--nbval-cell-timeout", "900", "-p", "no:cacheprovider", "-q",
+            "--rootdir", str(NBVAL_DIR),
+        ],
+        capture_output=True, text=True,
+    )
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
