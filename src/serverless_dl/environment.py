@@ -18,16 +18,17 @@ MINIMUM_PYTHON = (3, 11)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def check_versions(*distributions: str) -> dict[str, str]:
+def check_versions(*distributions: str) -> None:
     """Print the Python version and the installed versions of `distributions`.
 
     Fails with a clear message when Python is older than the course needs or a
-    distribution is missing. Returns the versions that were found.
+    distribution is missing.
     """
     if sys.version_info < MINIMUM_PYTHON:
         wanted = ".".join(map(str, MINIMUM_PYTHON))
         raise RuntimeError(f"this course needs Python >= {wanted}, not {sys.version.split()[0]}")
-    found = {"python": ".".join(map(str, sys.version_info[:3]))}
+    # The minor version is what a lesson depends on; patch releases differ between machines.
+    found = {"python": ".".join(map(str, sys.version_info[:2]))}
     missing = []
     for name in distributions:
         try:
@@ -39,4 +40,3 @@ def check_versions(*distributions: str) -> dict[str, str]:
     width = max(map(len, found))
     for name, version in found.items():
         print(f"{name:<{width}}  {version}")
-    return found
