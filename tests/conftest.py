@@ -22,3 +22,16 @@ def docker_engine():
         pytest.skip(f"Docker engine unavailable: {error}")
     yield engine
     engine.stop()  # only stops a dockerd this session started
+
+
+@pytest.fixture(scope="session")
+def function_images(docker_engine):
+    """The course's two function images (lesson 05), built once for the session.
+
+    Docker's layer cache makes this take seconds when nothing changed.
+    """
+    from serverless_dl.function_images import FUNCTION_IMAGES, build_function_image
+    from serverless_dl.lambda_base import ensure_base_images
+
+    ensure_base_images(log=lambda message: None)  # both at once: debootstrap waits on the mirror
+    return {flavour: build_function_image(flavour) for flavour in FUNCTION_IMAGES}

@@ -5,14 +5,21 @@ into `build/course/`, which is outside version control, so the committed files
 stay untouched. Then it serves the handler exported by lesson 04 under the
 Runtime Interface Emulator and asks it about `images/pants.jpg`.
 
-The summary lists each lesson as ok or failed with its time, the sizes of the
-models the run made, and the prediction. The exit status is non-zero when
-anything failed.
+Lessons 05-07 need a Docker engine: one is found or started (as root, with
+Debian's dockerd) before they run; where none can be had they are skipped
+with the reason (and fail when `CI=true`).
+
+The summary lists each lesson as ok, skipped or failed with its time, the
+sizes of the models the run made, the figures the lessons left behind (each
+writes a `summary.json` into its work folder: image sizes, predictions
+through the container, the Lambda invoke and the API), and the prediction of
+the exported handler. The exit status is non-zero when anything failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
@@ -20,9 +27,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from serverless_dl.client import predict
+from serverless_dl.docker_engine import DockerUnavailable, ensure_engine
 from serverless_dl.imageserver import serve_directory
 from serverless_dl.lambda_local import local_function
-from serverless_dl.notebooks import execute, lesson_names, run_parameters
+from serverless_dl.notebooks import (
+    DOCKER_LESSONS,
+    execute,
+    lesson_names,
+    read_summary,
+    run_parameters,
+)
 from serverless_dl.paths import BUILD, IMAGES
 
 COURSE_OUT = BUILD / "course"
@@ -37,22 +51,53 @@ class Step:
     ok: bool
     seconds: float
     detail: str = ""
+    skipped: bool = False
+
+
+def _last_line(error: Exception) -> str:
+    text = str(error).strip()
+    return (text.splitlines()[-1] if text else type(error).__name__)[:160]
+
+
+def docker_unavailable_reason() -> str:
+    """Why lessons 05-07 cannot run here, or "" when a Docker engine answers (or was started)."""
+    try:
+        ensure_engine()  # sets DOCKER_HOST, which the lesson kernels inherit
+    except DockerUnavailable as error:
+        return str(error)
+    return ""
 
 
 def run_lessons(out: Path, short: bool) -> list[Step]:
     """Execute every lesson into `out`; keep going after a failure so the summary is complete."""
     parameters = run_parameters(out / "run", short=short)
+    no_docker: str | None = None
     steps = []
     for name in lesson_names():
+        if name in DOCKER_LESSONS:
+            no_docker = docker_unavailable_reason() if no_docker is None else no_docker
+            if no_docker:
+                in_ci = os.environ.get("CI") == "true"  # CI must not pass without the containers
+                steps.append(Step(name, not in_ci, 0.0, f"no Docker: {no_docker}"[:160], not in_ci))
+                continue
         print(f"--> {name}", flush=True)
         started = time.perf_counter()
         try:
             execute(name, out / f"{name}.ipynb", parameters.get(name, {}))
             steps.append(Step(name, True, time.perf_counter() - started))
         except Exception as error:  # a failed lesson must not hide the others
-            reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-            steps.append(Step(name, False, time.perf_counter() - started, reason[:160]))
+            steps.append(Step(name, False, time.perf_counter() - started, _last_line(error)))
     return steps
+
+
+def lesson_figures(run_dir: Path) -> list[tuple[str, str]]:
+    """(label, value) of every figure the lessons of a run left in their `summary.json`."""
+    figures = []
+    for values in run_parameters(run_dir).values():
+        if "work_dir" in values:
+            summary = read_summary(values["work_dir"])
+            figures += [(label, str(value)) for label, value in summary.items()]
+    return figures
 
 
 def predict_through_emulator(run_dir: Path) -> Step:
@@ -77,34 +122,49 @@ def predict_through_emulator(run_dir: Path) -> Step:
 
 def model_sizes(models_dir: Path) -> list[tuple[str, int]]:
     """(file name, size in bytes) of every model file the run produced."""
-    return [(path.name, path.stat().st_size) for path in sorted(models_dir.glob("*")) if path.is_file()]
+    files = sorted(path for path in models_dir.glob("*") if path.is_file())
+    return [(path.name, path.stat().st_size) for path in files]
 
 
-def format_summary(steps: list[Step], sizes: list[tuple[str, int]]) -> str:
+def format_summary(
+    steps: list[Step], sizes: list[tuple[str, int]], figures: list[tuple[str, str]] = ()
+) -> str:
     """The summary table printed at the end of `make course`."""
     width = max(len(step.name) for step in steps)
     lines = ["", "Course summary", "=" * 14, ""]
     for step in steps:
-        status = "ok" if step.ok else "FAILED"
-        lines.append(f"{step.name:<{width}}  {status:<6}  {step.seconds:7.1f} s  {step.detail}".rstrip())
+        status = "skipped" if step.skipped else "ok" if step.ok else "FAILED"
+        line = f"{step.name:<{width}}  {status:<7}  {step.seconds:7.1f} s  {step.detail}"
+        lines.append(line.rstrip())
     if sizes:
         lines += ["", "Models"]
         name_width = max(len(name) for name, _ in sizes)
         lines += [f"  {name:<{name_width}}  {size / 1024:9.1f} KiB" for name, size in sizes]
+    if figures:
+        lines += ["", "From the lessons"]
+        label_width = max(len(label) for label, _ in figures)
+        lines += [f"  {label:<{label_width}}  {value}" for label, value in figures]
     failed = [step.name for step in steps if not step.ok]
-    lines += ["", f"{len(steps) - len(failed)}/{len(steps)} steps ok" + (f"; failed: {', '.join(failed)}" if failed else "")]
+    ok = len(steps) - len(failed)
+    verdict = f"{ok}/{len(steps)} steps ok" + (f"; failed: {', '.join(failed)}" if failed else "")
+    lines += ["", verdict]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=COURSE_OUT, help=f"output folder (default {COURSE_OUT})")
-    parser.add_argument("--full", action="store_true", help="train last week's model in full (about 3 minutes)")
+    parser.add_argument(
+        "--out", type=Path, default=COURSE_OUT, help=f"output folder (default {COURSE_OUT})"
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="train last week's model in full (about 3 minutes)"
+    )
     args = parser.parse_args(argv)
     try:
         steps = run_lessons(args.out, short=not args.full)
         steps.append(predict_through_emulator(args.out / "run"))
-        print(format_summary(steps, model_sizes(args.out / "run" / "models")))
+        figures = lesson_figures(args.out / "run")
+        print(format_summary(steps, model_sizes(args.out / "run" / "models"), figures))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

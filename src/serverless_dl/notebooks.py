@@ -16,13 +16,18 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from serverless_dl.paths import NOTEBOOKS
+from serverless_dl.paths import NOTEBOOKS, in_repo
 
 KERNEL = "python3"
 CELL_TIMEOUT_SECONDS = 900
+# Lessons that build and run containers: they need a Docker engine.
+DOCKER_LESSONS = ("05-docker", "06-ecr-lambda", "07-api-gateway")
+# The file in which a lesson leaves its headline figures for `make course` (see save_summary).
+SUMMARY_FILE = "summary.json"
 
 
 def lesson_notebooks() -> list[Path]:
@@ -60,7 +65,28 @@ def run_parameters(out_dir: str | Path, short: bool = True) -> dict[str, dict]:
             "models_dir": str(models),
             "export_path": str(out / "lambda_function.py"),
         },
+        "05-docker": {"work_dir": str(out / "05-docker")},
+        "06-ecr-lambda": {"work_dir": str(out / "06-ecr-lambda")},
+        "07-api-gateway": {"work_dir": str(out / "07-api-gateway")},
     }
+
+
+def save_summary(work_dir: str | Path, figures: dict[str, str | int | float]) -> Path:
+    """Leave a lesson's headline figures in `<work_dir>/summary.json` for `make course`.
+
+    `figures` maps a label ("pants.jpg through the container") to a short
+    value; `make course` prints them, in order, after the lessons ran.
+    """
+    path = in_repo(work_dir) / SUMMARY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(figures, indent=2) + "\n")
+    return path
+
+
+def read_summary(work_dir: str | Path) -> dict[str, str | int | float]:
+    """The figures a lesson left in `work_dir` (none if it left none)."""
+    path = in_repo(work_dir) / SUMMARY_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def execute(name: str, output: Path, parameters: dict) -> None:
