@@ -15,9 +15,10 @@ ENVIRONMENTS := $(COURSE_ENV) $(CLASSIC_ENV) $(MODERN_ENV) $(AWS_ENV)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup course test lab model export notebooks docker-base lint clean
+.PHONY: grade homework-model homework-page
 
 help: ## List the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
 setup: $(ENVIRONMENTS) ## Create the course, Lambda and AWS-tool environments
 
@@ -41,6 +42,17 @@ notebooks: setup ## Re-execute the lessons in place so their committed outputs a
 
 docker-base: setup ## Build offline stand-ins for the AWS Lambda Python base images if they cannot be pulled
 	$(PY) -m serverless_dl.lambda_base
+
+ANSWERS ?= homework/answers.yaml
+
+grade: setup ## Grade the homework: ANSWERS=file (.yaml or .ipynb, default homework/answers.yaml), or SUBMISSIONS=folder
+	@$(if $(SUBMISSIONS),$(PY) -m serverless_dl.homework grade-all "$(SUBMISSIONS)",$(PY) -m serverless_dl.homework grade "$(ANSWERS)")
+
+homework-model: setup ## Redraw the homework images and retrain the homework model (about two minutes)
+	$(PY) -m serverless_dl.homework.train
+
+homework-page: setup ## Regenerate the generated part of homework/README.md from the homework model
+	$(PY) -m serverless_dl.homework page
 
 lint: setup ## Lint the Python code
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,330 @@
+"""Reading a submission: an answers file (YAML), or a notebook that writes one.
+
+An answers file looks like this::
+
+    learner_id: alice
+    answers:
+      q1: C        # the letter of an option, A-D ...
+      q2: 21       # ... or, for q1-q6, the value you computed: the closest option counts
+      q7: A        # q7 takes a letter only
+
+Everything a learner can get wrong raises `SubmissionError` (the file is
+unusable) or is recorded as a problem of one question, always with a one-line
+message: nothing here lets a traceback reach the learner.
+
+A notebook (the starter, filled in) is executed in a fresh kernel in a
+temporary folder, with papermill injecting `answers_file`; a time limit
+covers the whole run, and a notebook that raises, hangs or writes no answers
+gets a one-line reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from serverless_dl.homework.options import LETTERS, OptionError
+from serverless_dl.homework.questions import (
+    QUESTION_IDS,
+    LearnerIdError,
+    Question,
+    normalise_learner_id,
+)
+from serverless_dl.homework.reference import quiet_stderr
+
+ANSWERS_FILE_SUFFIXES = (".yaml", ".yml")
+NOTEBOOK_SUFFIX = ".ipynb"
+MAX_FILE_BYTES = 1_000_000
+DEFAULT_TIME_LIMIT = 900  # seconds for a whole notebook, Docker builds included
+TOP_LEVEL_KEYS = ("learner_id", "answers")
+KERNEL = "python3"
+_ONE_LETTER = re.compile(r"[A-Za-z]")
+
+
+class SubmissionError(Exception):
+    """A submission that cannot be graded at all; `str()` is the one-line reason."""
+
+
+@dataclass
+class Answers:
+    """What a submission says: the learner and the raw answer of each question."""
+
+    source: Path
+    learner_id: str
+    answers: dict[str, object]
+    problems: dict[str, str] = field(default_factory=dict)  # question id -> why it is void
+    notes: list[str] = field(default_factory=list)  # problems that void no question
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _yaml_error(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"not valid YAML: {_one_line(problem, 120)}{where}"
+
+
+def _duplicate_keys(node: yaml.MappingNode) -> dict[str, list[int]]:
+    """Keys that appear more than once in a mapping node, with the lines they are on."""
+    lines: dict[str, list[int]] = {}
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode):
+            lines.setdefault(key.value, []).append(key.start_mark.line + 1)
+    return {key: found for key, found in lines.items() if len(found) > 1}
+
+
+def _answers_node(root: yaml.MappingNode) -> yaml.Node | None:
+    for key, value in root.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "answers":
+            return value
+    return None
+
+
+def _parse(text: str) -> tuple[object, dict[str, list[int]]]:
+    """The YAML document and the duplicate keys of its `answers` mapping.
+
+    PyYAML keeps the last of two equal keys without a word; the grader needs
+    to know, so it looks at the node tree before building the document.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        duplicates: dict[str, list[int]] = {}
+        if isinstance(root, yaml.MappingNode):
+            for key, found in _duplicate_keys(root).items():
+                raise SubmissionError(
+                    f"{key!r} appears more than once (lines {found[0]} and {found[1]})"
+                )
+            answers = _answers_node(root)
+            if isinstance(answers, yaml.MappingNode):
+                duplicates = _duplicate_keys(answers)
+        document = loader.construct_document(root) if root is not None else None
+    except yaml.YAMLError as error:
+        raise SubmissionError(_yaml_error(error)) from None
+    except RecursionError:
+        raise SubmissionError("not valid YAML: nested too deeply") from None
+    finally:
+        loader.dispose()
+    return document, duplicates
+
+
+def read_answers(path: str | Path) -> Answers:
+    """Read and check an answers file; raise `SubmissionError` if it cannot be graded."""
+    path = Path(path)
+    if not path.exists():
+        raise SubmissionError("the file does not exist")
+    if not path.is_file():
+        raise SubmissionError("not a file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise SubmissionError(f"the file is larger than {MAX_FILE_BYTES // 1000} kB")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SubmissionError("not a text file (it is not UTF-8)") from None
+    except OSError as error:
+        raise SubmissionError(f"cannot read the file ({error.strerror})") from None
+    document, duplicates = _parse(text)
+    if document is None:
+        raise SubmissionError("the file is empty; it must hold learner_id and answers")
+    if not isinstance(document, dict):
+        kind = type(document).__name__
+        raise SubmissionError(
+            f"the file must be a mapping with learner_id and answers, not a {kind}"
+        )
+    try:
+        learner_id = normalise_learner_id(document.get("learner_id"))
+    except LearnerIdError as error:
+        raise SubmissionError(str(error)) from None
+    notes = [
+        f"unknown key {key!r} ignored (the file holds {' and '.join(TOP_LEVEL_KEYS)})"
+        for key in document
+        if key not in TOP_LEVEL_KEYS
+    ]
+    if "answers" not in document:
+        others = [repr(key) for key in document if key not in TOP_LEVEL_KEYS]
+        found = f" (found {', '.join(others)} instead)" if others else ""
+        raise SubmissionError(f"the file has no 'answers' section{found}")
+    raw = document["answers"]
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SubmissionError("answers must map question ids (q1, q2, ...) to your choices")
+    answers, problems = {}, {}
+    for key, value in raw.items():
+        if key not in QUESTION_IDS:
+            known = f"{QUESTION_IDS[0]}-{QUESTION_IDS[-1]}"
+            notes.append(f"unknown question id {key!r} ignored (the questions are {known})")
+        elif str(key) in duplicates:
+            found = duplicates[str(key)]
+            problems[key] = f"answered more than once (lines {', '.join(map(str, found))})"
+        else:
+            answers[key] = value
+    return Answers(path, learner_id, answers, problems, notes)
+
+
+def choice_letter(question: Question, raw) -> str | None:
+    """The option letter an answer stands for; None when it is left blank.
+
+    A letter is taken as it is (either case); for numeric questions a number,
+    or a string holding one, counts as the closest option. Raises
+    `OptionError` with a one-line reason for anything else.
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, bool):  # YAML reads yes, no, on, off, true and false as booleans
+        raise OptionError(
+            f"YAML reads this answer as {str(raw).lower()} (a yes/no value), not an option letter"
+        )
+    letters = f"{LETTERS[0]}-{LETTERS[-1]}"
+    if isinstance(raw, str):
+        text = raw.strip()
+        if _ONE_LETTER.fullmatch(text):
+            if text.upper() not in LETTERS:
+                raise OptionError(f"{text!r} is not an option; choose one of {letters}")
+            return text.upper()
+        if not question.numeric:
+            raise OptionError(f"{_one_line(text, 40)!r} is not an option letter ({letters})")
+        try:
+            raw = float(text)
+        except ValueError:
+            raise OptionError(
+                f"{_one_line(text, 40)!r} is neither an option letter ({letters}) nor a number"
+            ) from None
+    if not isinstance(raw, int | float):
+        kind = type(raw).__name__
+        raise OptionError(f"expected one option letter or one number, not a {kind}")
+    if not question.numeric:
+        raise OptionError(f"{question.id} takes an option letter ({letters}), not a number")
+    if not math.isfinite(raw):
+        raise OptionError(f"{raw} is not a finite number")
+    return question.options.closest_letter(float(raw))
+
+
+@contextlib.contextmanager
+def _quiet_loggers(*names: str):
+    """Keep papermill's and nbclient's warnings out of the grader's output."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _execution_failure(error: Exception, time_limit: float) -> str:
+    """A one-line reason for a notebook run that did not finish."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(error, PapermillExecutionError):
+        # Execution counts include the injected parameters cell; the cell's own code is clearer.
+        first = next((line for line in (error.source or "").splitlines() if line.strip()), "")
+        cell = f" in the cell starting `{_one_line(first, 40)}`" if first else ""
+        message = f": {_one_line(error.evalue, 120)}" if error.evalue else ""
+        return f"the notebook raised {error.ename}{message}{cell}"
+    if isinstance(error, CellTimeoutError | TimeoutError):
+        return f"the notebook did not finish within the time limit of {time_limit:g} s"
+    if isinstance(error, DeadKernelError):
+        return "the notebook's kernel died while running it"
+    return f"the notebook could not be run: {type(error).__name__}: {_one_line(error, 120)}"
+
+
+def answers_from_notebook(path: str | Path, time_limit: float = DEFAULT_TIME_LIMIT) -> Answers:
+    """Execute a notebook submission and read the answers file it writes.
+
+    The notebook runs top to bottom in a fresh kernel with its working
+    directory in a temporary folder; papermill injects `answers_file` (a
+    path in that folder) after the cell tagged `parameters`. The cells have
+    `time_limit` seconds in all; starting the kernel does not count.
+    """
+    import nbformat
+    import papermill
+
+    path = Path(path)
+    if not path.is_file():
+        raise SubmissionError("the file does not exist")
+    try:
+        nbformat.read(path, as_version=4)
+    except Exception as error:  # nbformat raises many types for a file that is not a notebook
+        raise SubmissionError(f"not a readable notebook ({type(error).__name__})") from None
+    deadline = None
+
+    def remaining_seconds(cell) -> int:
+        """Each cell may use what is left of the budget, so a hang anywhere hits the limit."""
+        nonlocal deadline
+        if deadline is None:  # the clock starts with the first cell, not with the kernel
+            deadline = time.monotonic() + time_limit
+        return max(1, math.ceil(deadline - time.monotonic()))
+
+    with tempfile.TemporaryDirectory(prefix="homework-run-") as folder:
+        answers_file = Path(folder) / "answers.yaml"
+        try:
+            # The kernel inherits file descriptor 2: its start-up warnings stay out of the report.
+            with _quiet_loggers("papermill", "nbclient", "traitlets"), quiet_stderr():
+                papermill.execute_notebook(
+                    str(path),
+                    str(Path(folder) / "executed.ipynb"),
+                    parameters={"answers_file": str(answers_file)},
+                    kernel_name=KERNEL,
+                    language="python",
+                    cwd=folder,
+                    progress_bar=False,
+                    log_output=False,
+                    # Nothing waits for the kernel's answers any more: no grace period.
+                    shutdown_kernel="immediate",
+                    timeout_func=remaining_seconds,
+                )
+        except Exception as error:  # anything the learner's code does ends here, as one line
+            raise SubmissionError(_execution_failure(error, time_limit)) from None
+        if not answers_file.is_file():
+            raise SubmissionError(
+                "the notebook finished but wrote no answers file (keep the starter's last "
+                "cell, which writes answers_file)"
+            )
+        answers = read_answers(answers_file)
+    answers.source = path
+    return answers
+
+
+def read_submission(path: str | Path, time_limit: float = DEFAULT_TIME_LIMIT) -> Answers:
+    """The answers of a submission: an answers file, or a notebook that writes one."""
+    path = Path(path)
+    if path.suffix.lower() == NOTEBOOK_SUFFIX:
+        return answers_from_notebook(path, time_limit)
+    return read_answers(path)
+
+
+def _plain(value):
+    """NumPy scalars (a size, a model output) as the plain numbers YAML can write."""
+    return value.item() if hasattr(value, "item") and hasattr(value, "dtype") else value
+
+
+def write_answers(path: str | Path, learner_id: str, answers: dict[str, object]) -> Path:
+    """Write an answers file that `read_answers` accepts; return its path.
+
+    Used by the starter notebook: `answers` maps question ids to a letter, a
+    number or None (not answered yet).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ordered = {qid: answers.get(qid) for qid in QUESTION_IDS}
+    ordered.update({key: value for key, value in answers.items() if key not in ordered})
+    ordered = {key: _plain(value) for key, value in ordered.items()}
+    document = {"learner_id": learner_id, "answers": ordered}
+    path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    return path
