@@ -78,7 +78,7 @@ def test_same_seed_gives_byte_identical_files_with_any_number_of_workers(small_d
 
 def test_any_single_image_can_be_regenerated_alone(small_dataset, tmp_path):
     path = tmp_path / "alone.jpg"
-    clothing._save_jpeg(generate_image("t-shirt", "validation", 0, seed=3), path)
+    clothing.save_jpeg(generate_image("t-shirt", "validation", 0, seed=3), path)
     assert path.read_bytes() == (small_dataset / "validation/t-shirt/t-shirt-0000.jpg").read_bytes()
 
 
@@ -119,7 +119,7 @@ def test_changed_parameters_regenerate_and_drop_stale_images(tmp_path):
     assert sorted(p.name for p in (tmp_path / "train" / "hat").iterdir()) == ["hat-0000.jpg"]
     assert json.loads((tmp_path / MANIFEST_NAME).read_text())["seed"] == 6
     expected = tmp_path / "expected.jpg"
-    clothing._save_jpeg(generate_image("hat", "train", 0, seed=6), expected)
+    clothing.save_jpeg(generate_image("hat", "train", 0, seed=6), expected)
     assert (tmp_path / "train/hat/hat-0000.jpg").read_bytes() == expected.read_bytes()
 
 

@@ -30,10 +30,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+from serverless_dl.cli import OneLineErrorParser
 
 CLASSES = (
     "dress",
@@ -70,7 +72,7 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------
 
 
-class _Dice:
+class Dice:
     """Random choices for one image.
 
     In typical mode (used for the sample images of the lessons) numbers stay
@@ -168,7 +170,7 @@ def _shifted(shapes: list[_Shape], dx: float, dy: float) -> list[_Shape]:
     return [_Shape(tuple((x + dx, y + dy) for x, y in s.points), *_fields(s)) for s in shapes]
 
 
-def _hem(r: _Dice, half_width: float, y: float, curve: float = 0.0, waves: int = 0) -> list[Point]:
+def _hem(r: Dice, half_width: float, y: float, curve: float = 0.0, waves: int = 0) -> list[Point]:
     """Hem points from right to left: a curve sagging by `curve`, or scallops."""
     xs = np.linspace(half_width, -half_width, max(9, 4 * waves + 1))
     amplitude = r.uniform(0.03, 0.07) if waves else 0.0
@@ -203,7 +205,7 @@ class _Torso:
         return self.armpit[0] + (self.hem_w - self.armpit[0]) * min(max(t, 0.0), 1.0)
 
 
-def _torso(r: _Dice, length: tuple[float, float], roomy: float = 0.0) -> _Torso:
+def _torso(r: Dice, length: tuple[float, float], roomy: float = 0.0) -> _Torso:
     shoulder_w = r.uniform(0.55, 0.68) + roomy
     drop = r.uniform(0.08, 0.16)
     top = -1.0
@@ -217,7 +219,7 @@ def _torso(r: _Dice, length: tuple[float, float], roomy: float = 0.0) -> _Torso:
     )
 
 
-def _body(t: _Torso, hem_curve: float, r: _Dice) -> _Shape:
+def _body(t: _Torso, hem_curve: float, r: Dice) -> _Shape:
     """Body polygon; the neck follows the (shallow) back neckline."""
     back_neck = _arc(0, t.top, t.neck_w, 0.05, 180, 0, 9)
     right = [t.shoulder, t.armpit, (t.hem_w, t.hem_y)]
@@ -257,7 +259,7 @@ def _sleeve(
 
 
 def _sleeves(
-    t: _Torso, r: _Dice, long: bool, cuff: float = 0.0, quilts: int = 0, padding: float = 0.0
+    t: _Torso, r: Dice, long: bool, cuff: float = 0.0, quilts: int = 0, padding: float = 0.0
 ) -> list[_Shape]:
     if long:
         angle = r.uniform(58, 80) if r.chance(0.85) else r.uniform(25, 45)
@@ -269,7 +271,7 @@ def _sleeves(
     return _both_sides(sleeve)
 
 
-def _chest_print(t: _Torso, r: _Dice) -> list[_Shape]:
+def _chest_print(t: _Torso, r: Dice) -> list[_Shape]:
     """A graphic on the chest of a t-shirt or longsleeve, in the trim colour."""
     y, size = t.top + r.uniform(0.45, 0.6), r.uniform(0.14, 0.26)
     kind = r.pick(("circle", "block", "bars"))
@@ -297,7 +299,7 @@ def _hem_band(t: _Torso, height: float) -> _Shape:
     return _poly([(-w, y), (w, y), (t.hem_w, t.hem_y), (-t.hem_w, t.hem_y)])
 
 
-def _tshirt(r: _Dice) -> _Garment:
+def _tshirt(r: Dice) -> _Garment:
     t = _torso(r, (1.45, 1.75))
     shapes = [_body(t, 0.0, r), *_neck_opening(t, r.uniform(0.1, 0.16), r.chance(0.25))]
     if r.chance(0.4):
@@ -309,7 +311,7 @@ def _tshirt(r: _Dice) -> _Garment:
     return _Garment(shapes, ("plain", "stripes", "heather", "dots", "checks"))
 
 
-def _longsleeve(r: _Dice) -> _Garment:
+def _longsleeve(r: Dice) -> _Garment:
     t = _torso(r, (1.4, 1.7))
     shapes = [_body(t, 0.0, r), *_neck_opening(t, r.uniform(0.1, 0.16), r.chance(0.2))]
     if r.chance(0.25):
@@ -320,7 +322,7 @@ def _longsleeve(r: _Dice) -> _Garment:
     return _Garment(shapes, ("plain", "stripes", "heather", "dots"))
 
 
-def _shirt_collar(t: _Torso, r: _Dice) -> list[_Shape]:
+def _shirt_collar(t: _Torso, r: Dice) -> list[_Shape]:
     spread, drop = r.uniform(0.24, 0.32), r.uniform(0.26, 0.34)
     w = t.neck_w
     band = _rect(-w - 0.04, t.top - 0.06, w + 0.04, t.top + 0.03, "collar")
@@ -336,7 +338,7 @@ def _shirt_collar(t: _Torso, r: _Dice) -> list[_Shape]:
     return [band, flap, _mirrored(flap)]
 
 
-def _shirt(r: _Dice) -> _Garment:
+def _shirt(r: Dice) -> _Garment:
     t = _torso(r, (1.6, 1.9))
     hem_curve = r.uniform(0.04, 0.12)
     placket_w = r.uniform(0.05, 0.065)
@@ -357,7 +359,7 @@ def _zip(t: _Torso, top: float) -> list[_Shape]:
     return [_line([(0, top), (0, t.hem_y)], 0.06, "metal"), pull]
 
 
-def _hood(t: _Torso, r: _Dice) -> list[_Shape]:
+def _hood(t: _Torso, r: Dice) -> list[_Shape]:
     w, h = t.neck_w + r.uniform(0.13, 0.2), r.uniform(0.32, 0.42)
     outer = _arc(0, t.top + 0.1, w, h, 180, 360, 13)
     inner = _arc(0, t.top + 0.1, w - 0.08, h - 0.1, 180, 360, 11)
@@ -381,7 +383,7 @@ def _quilting(t: _Torso, spacing: float) -> list[_Shape]:
     return [_line([(-t.half_width(y), y), (t.half_width(y), y)], 0.025) for y in ys]
 
 
-def _lapels(t: _Torso, r: _Dice) -> list[_Shape]:
+def _lapels(t: _Torso, r: Dice) -> list[_Shape]:
     depth = r.uniform(0.55, 0.8)
     inner = _poly([(-t.neck_w, t.top), (t.neck_w, t.top), (0, t.top + depth)], "inner")
     lapel = _poly(
@@ -396,7 +398,7 @@ def _lapels(t: _Torso, r: _Dice) -> list[_Shape]:
     return [inner, front, lapel, _mirrored(lapel)]
 
 
-def _outwear(r: _Dice) -> _Garment:
+def _outwear(r: Dice) -> _Garment:
     style = r.pick(("jacket", "hoodie", "puffer", "coat"))
     long_coat = style == "coat"
     t = _torso(r, (2.1, 2.6) if long_coat else (1.8, 2.2), roomy=r.uniform(0.08, 0.16))
@@ -440,7 +442,7 @@ def _outwear(r: _Dice) -> _Garment:
 # --------------------------------------------------------------------------
 
 
-def _bottoms(r: _Dice, inseam: float, hem_width: float, splay: float) -> list[_Shape]:
+def _bottoms(r: Dice, inseam: float, hem_width: float, splay: float) -> list[_Shape]:
     """Trousers of any leg length: waistband, two legs, fly, pockets."""
     top = -1.0
     waist_w, band = r.uniform(0.42, 0.52), r.uniform(0.08, 0.12)
@@ -481,12 +483,12 @@ def _bottoms(r: _Dice, inseam: float, hem_width: float, splay: float) -> list[_S
     return shapes
 
 
-def _pants(r: _Dice) -> _Garment:
+def _pants(r: Dice) -> _Garment:
     shapes = _bottoms(r, r.uniform(1.25, 1.6), r.uniform(0.3, 0.45), r.uniform(-0.12, 0.08))
     return _Garment(shapes, ("denim", "plain", "heather", "checks"))
 
 
-def _shorts(r: _Dice) -> _Garment:
+def _shorts(r: Dice) -> _Garment:
     shapes = _bottoms(r, r.uniform(0.22, 0.45), r.uniform(0.42, 0.55), r.uniform(0.04, 0.16))
     return _Garment(shapes, ("denim", "plain", "checks", "stripes", "dots"))
 
@@ -499,7 +501,7 @@ def _folds(top_w: float, top_y: float, hem_w: float, hem_y: float, n: int) -> li
     ]
 
 
-def _skirt(r: _Dice) -> _Garment:
+def _skirt(r: Dice) -> _Garment:
     top = -1.0
     waist_w, band = r.uniform(0.38, 0.5), r.uniform(0.08, 0.12)
     hem_w, hem_y = waist_w + r.uniform(0.12, 0.75), top + band + r.uniform(0.85, 1.7)
@@ -514,7 +516,7 @@ def _skirt(r: _Dice) -> _Garment:
     return _Garment(shapes, ("plain", "checks", "dots", "denim", "stripes"))
 
 
-def _dress(r: _Dice) -> _Garment:
+def _dress(r: Dice) -> _Garment:
     top = -1.0
     bust_w = r.uniform(0.32, 0.42)
     waist = (bust_w - r.uniform(0.03, 0.09), top + r.uniform(0.5, 0.7))
@@ -560,7 +562,7 @@ def _dress(r: _Dice) -> _Garment:
 # --------------------------------------------------------------------------
 
 
-def _hat(r: _Dice) -> _Garment:
+def _hat(r: Dice) -> _Garment:
     style = r.pick(("brimmed", "cap", "beanie"))
     if style == "brimmed":
         brim_y, crown_w = 0.25, r.uniform(0.4, 0.5)
@@ -597,7 +599,7 @@ def _hat(r: _Dice) -> _Garment:
     return _Garment(shapes, ("plain", "heather", "checks", "stripes"), max_rotation=20)
 
 
-def _shoe(r: _Dice, boot: bool) -> list[_Shape]:
+def _shoe(r: Dice, boot: bool) -> list[_Shape]:
     """One shoe in side view, heel on the left, toe on the right."""
     ground, sole_h = 0.35, r.uniform(0.1, 0.22) + (0.06 if boot else 0.0)
     sole_top = ground - sole_h
@@ -641,7 +643,7 @@ def _shoe(r: _Dice, boot: bool) -> list[_Shape]:
     return shapes
 
 
-def _shoes(r: _Dice) -> _Garment:
+def _shoes(r: Dice) -> _Garment:
     boot = r.chance(0.25)
     shoe = _shoe(r, boot)
     if r.chance(0.4):
@@ -649,7 +651,7 @@ def _shoes(r: _Dice) -> _Garment:
     return _Garment(shoe, ("plain", "heather", "denim", "checks"), max_rotation=20)
 
 
-_BUILDERS: dict[str, Callable[[_Dice], _Garment]] = {
+_BUILDERS: dict[str, Callable[[Dice], _Garment]] = {
     "dress": _dress,
     "hat": _hat,
     "longsleeve": _longsleeve,
@@ -678,19 +680,19 @@ def _hsv(h: float, s: float, v: float) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(h % 1.0, s, v), np.float32) * 255
 
 
-def _smooth_noise(r: _Dice, size: int, cells: int) -> np.ndarray:
+def _smooth_noise(r: Dice, size: int, cells: int) -> np.ndarray:
     """Values in [0, 1] that vary smoothly over about size / cells pixels."""
     small = r.rng.random((cells, cells), dtype=np.float32)
     big = Image.fromarray(small).resize((size, size), Image.Resampling.BICUBIC)
     return np.clip(np.asarray(big), 0.0, 1.0)
 
 
-def _noise(r: _Dice, size: int, sigma: float) -> np.ndarray:
+def _noise(r: Dice, size: int, sigma: float) -> np.ndarray:
     """Grey per-pixel noise, broadcastable over the colour channels."""
     return r.rng.standard_normal((size, size, 1), np.float32) * sigma
 
 
-def _garment_colour(r: _Dice, avoid: np.ndarray) -> np.ndarray:
+def garment_colour(r: Dice, avoid: np.ndarray) -> np.ndarray:
     """A clothing colour that stands out from the background colour `avoid`."""
     colour = avoid
     for _ in range(20):
@@ -707,7 +709,9 @@ def _stripes(coordinate: np.ndarray, period: float, duty: float) -> np.ndarray:
     return (np.mod(coordinate, period) < duty * period).astype(np.float32)
 
 
-def _fabric(r: _Dice, size: int, pattern: str, base: np.ndarray, second: np.ndarray) -> np.ndarray:
+def fabric_texture(
+    r: Dice, size: int, pattern: str, base: np.ndarray, second: np.ndarray
+) -> np.ndarray:
     x, y = _grid(size)
     period = r.uniform(7, 18)
     if pattern == "stripes":
@@ -732,7 +736,7 @@ def _fabric(r: _Dice, size: int, pattern: str, base: np.ndarray, second: np.ndar
     return texture * folds[..., None]
 
 
-def _background(r: _Dice, size: int) -> np.ndarray:
+def draw_background(r: Dice, size: int) -> np.ndarray:
     x, y = _grid(size)
     style = r.pick(("plain", "gradient", "noise", "wood", "tiles"), (4, 3, 1.5, 1.5, 1))
     light = _hsv(r.rng.random(), r.uniform(0.0, 0.25), r.uniform(0.75, 0.98))
@@ -764,7 +768,7 @@ def _background(r: _Dice, size: int) -> np.ndarray:
     return np.where(grout[..., None], light * 0.75, base)
 
 
-def _palette(r: _Dice, base: np.ndarray, pattern: str) -> dict[str, tuple[int, ...]]:
+def _palette(r: Dice, base: np.ndarray, pattern: str) -> dict[str, tuple[int, ...]]:
     trim = _hsv(r.rng.random(), r.uniform(0.4, 1.0), r.uniform(0.5, 1.0))
     if np.abs(trim - base).sum() < 150:
         trim = 255 - trim
@@ -792,7 +796,7 @@ def _palette(r: _Dice, base: np.ndarray, pattern: str) -> dict[str, tuple[int, .
 # --------------------------------------------------------------------------
 
 
-def _to_uint8(array: np.ndarray) -> Image.Image:
+def to_uint8_image(array: np.ndarray) -> Image.Image:
     return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8), "RGB")
 
 
@@ -816,7 +820,7 @@ class _Placement:
         return [(ox + scale * px, oy + scale * py) for px, py in (self.turn(*p) for p in points)]
 
 
-def _placement(r: _Dice, garment: _Garment, canvas: int) -> _Placement:
+def _placement(r: Dice, garment: _Garment, canvas: int) -> _Placement:
     """A random pose that keeps the whole garment on a `canvas`-pixel square."""
     angle = math.radians(r.uniform(-garment.max_rotation, garment.max_rotation))
     pose = _Placement(-1.0 if r.chance(0.5) else 1.0, r.uniform(0.92, 1.08), angle)
@@ -871,9 +875,7 @@ def _paint(
         draw.line([*pixels, pixels[0]], fill=edge, width=outline_width, joint="curve")
 
 
-def _cast_shadow(
-    r: _Dice, canvas: Image.Image, garment: _Garment, place: _Placement
-) -> Image.Image:
+def _cast_shadow(r: Dice, canvas: Image.Image, garment: _Garment, place: _Placement) -> Image.Image:
     """Darken the background under a blurred, offset copy of the silhouette."""
     shrink = _SUPERSAMPLE  # a blurred shadow needs no anti-aliasing: draw it at output size
     mask = Image.new("L", (canvas.width // shrink, canvas.height // shrink), 0)
@@ -890,11 +892,11 @@ def _cast_shadow(
     return Image.composite(Image.new("RGB", canvas.size, (20, 20, 20)), canvas, mask)
 
 
-def _finish(r: _Dice, image: Image.Image) -> Image.Image:
+def finish_photo(r: Dice, image: Image.Image) -> Image.Image:
     """Camera-like variation: exposure, sensor noise and, sometimes, slight blur."""
     array = np.asarray(image, np.float32) * r.uniform(0.85, 1.12) + r.uniform(-12, 12)
     array += r.rng.standard_normal(array.shape, np.float32) * r.uniform(0.0, 5.0)
-    image = _to_uint8(array)
+    image = to_uint8_image(array)
     if r.chance(0.25):
         image = image.filter(ImageFilter.GaussianBlur(r.uniform(0.3, 0.9)))
     return image
@@ -910,28 +912,30 @@ def draw_garment(
     """
     if label not in _BUILDERS:
         raise ValueError(f"unknown label {label!r}; expected one of {', '.join(CLASSES)}")
-    r = _Dice(rng, typical)
+    r = Dice(rng, typical)
     garment = _BUILDERS[label](r)
-    background = _background(r, size)
-    base = _garment_colour(r, background.reshape(-1, 3).mean(axis=0))
+    background = draw_background(r, size)
+    base = garment_colour(r, background.reshape(-1, 3).mean(axis=0))
     # Half of the garments wear the most typical fabric of their class (mostly plain).
     others = len(garment.patterns) - 1
     pattern = r.pick(garment.patterns, (others,) + (1,) * others)
     if pattern == "denim":
         base = _hsv(r.uniform(0.58, 0.64), r.uniform(0.4, 0.75), r.uniform(0.3, 0.75))
-    second = _garment_colour(r, base)
+    second = garment_colour(r, base)
     palette = _palette(r, base, pattern)
     big = size * _SUPERSAMPLE
     # Nearest keeps flat areas exactly as computed once `reduce` averages the blocks back.
     upscale = Image.Resampling.NEAREST
-    canvas = _to_uint8(background).resize((big, big), upscale)
-    fabric = _to_uint8(_fabric(r, size, pattern, base, second)).resize((big, big), upscale)
+    canvas = to_uint8_image(background).resize((big, big), upscale)
+    fabric = to_uint8_image(fabric_texture(r, size, pattern, base, second)).resize(
+        (big, big), upscale
+    )
     place = _placement(r, garment, big)
     if r.chance(0.7):
         canvas = _cast_shadow(r, canvas, garment, place)
     for shape in garment.shapes:
         _paint(canvas, fabric, shape, place, palette)
-    return _finish(r, canvas.reduce(_SUPERSAMPLE))
+    return finish_photo(r, canvas.reduce(_SUPERSAMPLE))
 
 
 # --------------------------------------------------------------------------
@@ -973,14 +977,14 @@ def image_name(label: str, index: int) -> str:
     return f"{label}-{index:04d}.jpg"
 
 
-def _save_jpeg(image: Image.Image, path: Path) -> None:
+def save_jpeg(image: Image.Image, path: Path) -> None:
     image.save(path, "JPEG", quality=JPEG_QUALITY)
 
 
 def _write_image(task: tuple[str, str, str, int, int, int]) -> None:
     out_dir, split, label, index, seed, size = task
     path = Path(out_dir) / split / label / image_name(label, index)
-    _save_jpeg(generate_image(label, split, index, seed, size), path)
+    save_jpeg(generate_image(label, split, index, seed, size), path)
 
 
 def _check_counts(counts: Mapping[str, int]) -> dict[str, int]:
@@ -1102,7 +1106,7 @@ def write_samples(
     paths = []
     for label in labels:
         path = out_dir / f"{label}.jpg"
-        _save_jpeg(generate_image(label, "samples", 0, seed, size), path)
+        save_jpeg(generate_image(label, "samples", 0, seed, size), path)
         paths.append(path)
     return paths
 
@@ -1110,13 +1114,6 @@ def write_samples(
 # --------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------
-
-
-class _Parser(argparse.ArgumentParser):
-    """Argument errors as a single line, without the usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _non_negative(text: str) -> int:
@@ -1130,8 +1127,10 @@ def _non_negative(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m serverless_dl.clothing", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineErrorParser(
+        prog="python -m serverless_dl.clothing", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrorParser)
     dataset = commands.add_parser("dataset", help="write train/validation/test images")
     dataset.add_argument("out_dir", type=Path)
     dataset.add_argument("--seed", type=_non_negative, default=DEFAULT_SEED)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 # One-line argument errors, as every command of the course prints them.
-from serverless_dl.clothing import _Parser
+from serverless_dl.cli import OneLineErrorParser
 from serverless_dl.homework.grading import (
     format_grade,
     grade_file,
@@ -56,8 +56,8 @@ def _shown(path: Path) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineErrorParser(prog=PROG, description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrorParser)
     questions = commands.add_parser("questions", help="print a learner's questions and options")
     questions.add_argument("--learner-id", required=True)
     grade = commands.add_parser("grade", help="grade one answers file or notebook")

@@ -24,12 +24,12 @@ from PIL import Image, ImageDraw, ImageFilter
 
 # The drawing primitives of the clothing dataset; the homework only adds the swatch shape.
 from serverless_dl.clothing import (
-    _background,
-    _Dice,
-    _fabric,
-    _finish,
-    _garment_colour,
-    _to_uint8,
+    Dice,
+    draw_background,
+    fabric_texture,
+    finish_photo,
+    garment_colour,
+    to_uint8_image,
 )
 
 # Index = the model's target: its sigmoid output is the probability of "dots".
@@ -55,7 +55,7 @@ def swatch_rng(label: str, split: str, index: int, seed: int = DEFAULT_SEED) -> 
     return np.random.default_rng([1000 + seed, _SPLIT_IDS[split], LABELS.index(label), index])
 
 
-def _pinked_outline(r: _Dice, size: int) -> list[tuple[float, float]]:
+def _pinked_outline(r: Dice, size: int) -> list[tuple[float, float]]:
     """Outline of a rotated rectangle whose edges zigzag like cloth cut with pinking shears."""
     half_w, half_h = size * r.uniform(0.27, 0.4), size * r.uniform(0.27, 0.4)
     centre_x = size / 2 + size * 0.06 * r.uniform(-1, 1)
@@ -75,7 +75,7 @@ def _pinked_outline(r: _Dice, size: int) -> list[tuple[float, float]]:
     return [(centre_x + x * cos - y * sin, centre_y + x * sin + y * cos) for x, y in points]
 
 
-def _shadow(r: _Dice, mask: Image.Image) -> Image.Image:
+def _shadow(r: Dice, mask: Image.Image) -> Image.Image:
     """How much to darken the background: the swatch's shape, offset and blurred."""
     offset = round(mask.width * r.uniform(0.0, 0.03))
     shadow = Image.new("L", mask.size, 0)
@@ -89,17 +89,17 @@ def draw_swatch(label: str, rng: np.random.Generator, size: int = IMAGE_SIZE) ->
     """Draw one swatch of `label` ("stripes" or "dots") as an RGB image of `size` x `size`."""
     if label not in LABELS:
         raise ValueError(f"unknown label {label!r}; expected one of {', '.join(LABELS)}")
-    r = _Dice(rng)
-    background = _background(r, size)
-    base = _garment_colour(r, background.reshape(-1, 3).mean(axis=0))
-    second = _garment_colour(r, base)
-    fabric = _to_uint8(_fabric(r, size, label, base, second))
+    r = Dice(rng)
+    background = draw_background(r, size)
+    base = garment_colour(r, background.reshape(-1, 3).mean(axis=0))
+    second = garment_colour(r, base)
+    fabric = to_uint8_image(fabric_texture(r, size, label, base, second))
     mask = Image.new("L", (size, size), 0)
     ImageDraw.Draw(mask).polygon(_pinked_outline(r, size), fill=255)
     dark = Image.new("RGB", (size, size), (20, 20, 20))
-    canvas = Image.composite(dark, _to_uint8(background), _shadow(r, mask))
+    canvas = Image.composite(dark, to_uint8_image(background), _shadow(r, mask))
     canvas.paste(fabric, (0, 0), mask)
-    return _finish(r, canvas)
+    return finish_photo(r, canvas)
 
 
 def generate_swatch(label: str, split: str, index: int, seed: int = DEFAULT_SEED) -> Image.Image:
