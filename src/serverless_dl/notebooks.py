@@ -89,12 +89,8 @@ def read_summary(work_dir: str | Path) -> dict[str, str | int | float]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def execute(name: str, output: Path, parameters: dict) -> None:
-    """Execute lesson `name` top to bottom in a fresh kernel with papermill.
-
-    Raises papermill's `PapermillExecutionError` when a cell fails; the output
-    notebook then shows where.
-    """
+def _papermill(name: str, output: Path, parameters: dict, **options) -> None:
+    """Write lesson `name` with `parameters` injected to `output`; `options` go to papermill."""
     import papermill
 
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -103,9 +99,19 @@ def execute(name: str, output: Path, parameters: dict) -> None:
         str(output),
         parameters=parameters,
         kernel_name=KERNEL,
-        cwd=str(NOTEBOOKS),
         progress_bar=False,
-        execution_timeout=CELL_TIMEOUT_SECONDS,
+        **options,
+    )
+
+
+def execute(name: str, output: Path, parameters: dict) -> None:
+    """Execute lesson `name` top to bottom in a fresh kernel with papermill.
+
+    Raises papermill's `PapermillExecutionError` when a cell fails; the output
+    notebook then shows where.
+    """
+    _papermill(
+        name, output, parameters, cwd=str(NOTEBOOKS), execution_timeout=CELL_TIMEOUT_SECONDS
     )
 
 
@@ -114,17 +120,7 @@ def prepare(name: str, output: Path, parameters: dict) -> None:
 
     nbval then executes the copy and compares each cell with the committed outputs.
     """
-    import papermill
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        str(NOTEBOOKS / f"{name}.ipynb"),
-        str(output),
-        parameters=parameters,
-        kernel_name=KERNEL,
-        prepare_only=True,
-        progress_bar=False,
-    )
+    _papermill(name, output, parameters, prepare_only=True)
 
 
 def refresh(name: str) -> None:
