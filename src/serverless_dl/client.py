@@ -13,8 +13,10 @@ invoke URL plus `/predict`.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
+from pathlib import Path
 
 from serverless_dl.rie import INVOKE_PATH, post_json
 
@@ -23,6 +25,18 @@ DEFAULT_ENDPOINT = f"http://localhost:8080{INVOKE_PATH}"
 
 class PredictionError(RuntimeError):
     """The function answered, but not with a prediction."""
+
+
+def image_event(image: Path) -> dict:
+    """An HTTP API (v2) proxy event carrying `image` as its base64 body: no download needed."""
+    return {
+        "version": "2.0",
+        "routeKey": "POST /predict",
+        "headers": {"content-type": "image/jpeg"},
+        "requestContext": {"http": {"method": "POST", "path": "/predict"}},
+        "body": base64.b64encode(Path(image).read_bytes()).decode(),
+        "isBase64Encoded": True,
+    }
 
 
 def predict(image_url: str, endpoint: str = DEFAULT_ENDPOINT, timeout: float = 60) -> dict:

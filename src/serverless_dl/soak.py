@@ -25,13 +25,14 @@ The exit status is 1 when there was an error or memory grew by more than
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from serverless_dl.cli import OneLineErrorParser
+from serverless_dl.client import image_event
 from serverless_dl.envs import LAMBDA_FLAVOURS, EnvironmentMissing
 from serverless_dl.imageserver import serve_directory
 from serverless_dl.lambda_local import local_function
@@ -129,14 +130,7 @@ def soak_events(images_url: str) -> list[tuple[str, dict]]:
     events = []
     for image in sorted(IMAGES.glob("*.jpg")):
         events.append(("direct", {"url": f"{images_url}/{image.name}"}))
-        events.append(("proxy", {
-            "version": "2.0",
-            "routeKey": "POST /predict",
-            "headers": {"content-type": "image/jpeg"},
-            "requestContext": {"http": {"method": "POST", "path": "/predict"}},
-            "body": base64.b64encode(image.read_bytes()).decode(),
-            "isBase64Encoded": True,
-        }))
+        events.append(("proxy", image_event(image)))
     return events
 
 
@@ -201,13 +195,6 @@ def write_result(result: SoakResult, output: Path = DEFAULT_OUTPUT) -> Path:
     return output
 
 
-class _OneLineErrorParser(argparse.ArgumentParser):
-    """argparse, but a bad argument is reported in one line, without the usage text."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def _positive_whole_number(text: str) -> int:
     try:
         value = int(text)
@@ -229,7 +216,7 @@ def _percentage(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _OneLineErrorParser(
+    parser = OneLineErrorParser(
         prog="python -m serverless_dl.soak", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--invocations", type=_positive_whole_number, default=DEFAULT_INVOCATIONS,
