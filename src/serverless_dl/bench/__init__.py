@@ -1,0 +1,1 @@
+"""Benchmark: cold start, latency, memory, size and cost of the function across runtimes."""
