@@ -15,7 +15,7 @@ ENVIRONMENTS := $(COURSE_ENV) $(CLASSIC_ENV) $(MODERN_ENV) $(AWS_ENV)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup course test lab model export notebooks docker-base lint clean
-.PHONY: grade homework-model homework-page
+.PHONY: grade homework-model homework-page bench zip
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -28,8 +28,11 @@ course: setup ## Run the whole course end to end and print a summary
 test: setup ## Run the test suite
 	$(PY) -m pytest
 
+# Jupyter refuses to start as root (containers, CI shells) unless told it is deliberate.
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: setup ## Open JupyterLab on the lessons
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ROOT_FLAG)
 
 model: setup ## Regenerate last week's model, its TFLite variants and the sample images
 	$(PY) -m serverless_dl.notebooks refresh 00-last-weeks-model 02-tensorflow-lite
@@ -42,6 +45,12 @@ notebooks: setup ## Re-execute the lessons in place so their committed outputs a
 
 docker-base: setup ## Build offline stand-ins for the AWS Lambda Python base images if they cannot be pulled
 	$(PY) -m serverless_dl.lambda_base
+
+bench: setup ## Measure cold start, latency, memory, size and cost on every runtime (about 15 minutes) into benchmarks/
+	$(PY) -m serverless_dl.bench --out benchmarks
+
+zip: setup ## Build build/zip/function.zip for the python3.11 runtime, check its size, run it under the RIE
+	$(PY) -m serverless_dl.zip_bundle
 
 ANSWERS ?= homework/answers.yaml
 

@@ -68,6 +68,7 @@ def run_parameters(out_dir: str | Path, short: bool = True) -> dict[str, dict]:
         "05-docker": {"work_dir": str(out / "05-docker")},
         "06-ecr-lambda": {"work_dir": str(out / "06-ecr-lambda")},
         "07-api-gateway": {"work_dir": str(out / "07-api-gateway")},
+        "08-performance": {"work_dir": str(out / "08-performance")},
     }
 
 
