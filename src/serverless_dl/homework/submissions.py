@@ -31,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from serverless_dl.docker_engine import DockerUnavailable, ensure_engine
 from serverless_dl.homework.options import LETTERS, OptionError
 from serverless_dl.homework.questions import (
     QUESTION_IDS,
@@ -262,6 +263,11 @@ def answers_from_notebook(path: str | Path, time_limit: float = DEFAULT_TIME_LIM
         nbformat.read(path, as_version=4)
     except Exception as error:  # nbformat raises many types for a file that is not a notebook
         raise SubmissionError(f"not a readable notebook ({type(error).__name__})") from None
+    # The container question needs a Docker engine. Found or started here, in the grader, it
+    # is stopped when the grader exits; one the learner's kernel started would outlive it,
+    # because the kernel is killed at the end without running its exit handlers.
+    with contextlib.suppress(DockerUnavailable):
+        ensure_engine()  # sets DOCKER_HOST, which the kernel inherits
     deadline = None
 
     def remaining_seconds(cell) -> int:
