@@ -25,8 +25,8 @@ setup: $(ENVIRONMENTS) ## Create the course, Lambda and AWS-tool environments
 course: setup ## Run the whole course end to end and print a summary
 	$(PY) -m serverless_dl.course
 
-test: setup ## Run the test suite
-	$(PY) -m pytest
+test: setup ## Run the test suite (PYTEST_ARGS="-k homework" to pass pytest options)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Jupyter refuses to start as root (containers, CI shells) unless told it is deliberate.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
