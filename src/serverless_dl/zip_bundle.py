@@ -183,11 +183,6 @@ def directory_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def _archive_entries(folder: Path) -> list[tuple[Path, str]]:
-    files = sorted(path for path in folder.rglob("*") if path.is_file())
-    return [(path, path.relative_to(folder).as_posix()) for path in files]
-
-
 def write_zip(entries: Sequence[tuple[Path, str]], output) -> None:
     """Write `(file, name in archive)` pairs as a deflated zip to a path or a binary stream.
 
@@ -233,7 +228,8 @@ def zipped_bytes(entries: Sequence[tuple[Path, str]]) -> int:
 
 def folder_entries(folder: Path) -> list[tuple[Path, str]]:
     """Every file below `folder` as `(path, name in archive)`, in a stable order."""
-    return _archive_entries(folder)
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
+    return [(path, path.relative_to(folder).as_posix()) for path in files]
 
 
 # --- The runtime that Lambda provides: Python 3.11 plus awslambdaric ---

@@ -104,7 +104,9 @@ def make_task_root(configuration: Configuration, model: Path, build: Path) -> Pa
     folder = build / "task-roots" / configuration.key.replace("/", "-")
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    for source, name in function_files(configuration, model) + [(ADAPTER, ADAPTER.name)]:
+    files = {name: source for source, name in function_files(configuration, model)}
+    files[ADAPTER.name] = ADAPTER  # already there when the runtime needs it as an engine
+    for name, source in files.items():
         shutil.copyfile(source, folder / name)
     return folder
 
