@@ -14,7 +14,7 @@ AWS_ENV := $(VENVS)/aws/.installed
 ENVIRONMENTS := $(COURSE_ENV) $(CLASSIC_ENV) $(MODERN_ENV) $(AWS_ENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup course test lab model export notebooks docker-base lint clean
+.PHONY: help setup course test lab model export nav notebooks docker-base lint clean
 .PHONY: grade homework-model homework-page bench zip
 
 help: ## List the commands
@@ -39,6 +39,9 @@ model: setup ## Regenerate last week's model, its TFLite variants and the sample
 
 export: setup ## Regenerate docker/lambda_function.py from lesson 04
 	$(PY) -m serverless_dl.export
+
+nav: setup ## Regenerate the README's lesson table and every Previous/Next link from the lesson list
+	$(PY) -m serverless_dl.syllabus
 
 notebooks: setup ## Re-execute the lessons in place so their committed outputs are current
 	$(PY) -m serverless_dl.notebooks refresh

@@ -16,10 +16,10 @@ def test_a_summary_round_trips_in_order(tmp_path):
 
 def test_the_course_collects_figures_in_lesson_order(tmp_path):
     parameters = run_parameters(tmp_path)
-    save_summary(parameters["06-ecr-lambda"]["work_dir"], {"via invoke": "pants"})
-    save_summary(parameters["05-docker"]["work_dir"], {"via container": "pants"})
+    save_summary(parameters["07-ecr-lambda"]["work_dir"], {"via invoke": "pants"})
+    save_summary(parameters["06-docker"]["work_dir"], {"via container": "pants"})
     assert lesson_figures(tmp_path) == [("via container", "pants"), ("via invoke", "pants")]
-    summary = format_summary([Step("05-docker", True, 1.0)], [], lesson_figures(tmp_path))
+    summary = format_summary([Step("06-docker", True, 1.0)], [], lesson_figures(tmp_path))
     assert "From the lessons" in summary and "via invoke" in summary
 
 

@@ -21,23 +21,24 @@ import sys
 from pathlib import Path
 
 from serverless_dl.paths import NOTEBOOKS, in_repo
+from serverless_dl.syllabus import LESSONS
 
 KERNEL = "python3"
 CELL_TIMEOUT_SECONDS = 900
 # Lessons that build and run containers: they need a Docker engine.
-DOCKER_LESSONS = ("05-docker", "06-ecr-lambda", "07-api-gateway")
+DOCKER_LESSONS = tuple(lesson.name for lesson in LESSONS if lesson.docker)
 # The file in which a lesson leaves its headline figures for `make course` (see save_summary).
 SUMMARY_FILE = "summary.json"
 
 
 def lesson_notebooks() -> list[Path]:
-    """All lesson notebooks, in course order (their names start with the lesson number)."""
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+    """All lesson notebooks, in course order (`serverless_dl.syllabus.LESSONS`)."""
+    return [lesson.notebook for lesson in LESSONS]
 
 
 def lesson_names() -> list[str]:
-    """The stems of `lesson_notebooks()`, e.g. `02-tensorflow-lite`."""
-    return [path.stem for path in lesson_notebooks()]
+    """The lesson names in course order, e.g. `02-tensorflow-lite`."""
+    return [lesson.name for lesson in LESSONS]
 
 
 def run_parameters(out_dir: str | Path, short: bool = True) -> dict[str, dict]:
@@ -65,10 +66,10 @@ def run_parameters(out_dir: str | Path, short: bool = True) -> dict[str, dict]:
             "models_dir": str(models),
             "export_path": str(out / "lambda_function.py"),
         },
-        "05-docker": {"work_dir": str(out / "05-docker")},
-        "06-ecr-lambda": {"work_dir": str(out / "06-ecr-lambda")},
-        "07-api-gateway": {"work_dir": str(out / "07-api-gateway")},
-        "08-performance": {"work_dir": str(out / "08-performance")},
+        "06-docker": {"work_dir": str(out / "06-docker")},
+        "07-ecr-lambda": {"work_dir": str(out / "07-ecr-lambda")},
+        "08-api-gateway": {"work_dir": str(out / "08-api-gateway")},
+        "09-performance": {"work_dir": str(out / "09-performance")},
     }
 
 
