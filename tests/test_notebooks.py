@@ -7,15 +7,18 @@ executes the copy and compares each cell's output with the committed one
 notebooks or normalised by tests/nbval_sanitize.cfg; see STYLE.md.
 """
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from serverless_dl.notebooks import DOCKER_LESSONS, lesson_names, prepare, run_parameters
 from serverless_dl.paths import BUILD, TESTS
 
-NBVAL_DIR = BUILD / "nbval"
+# Overridable so that several people (or agents) can check lessons side by side.
+NBVAL_DIR = Path(os.environ.get("SERVERLESS_DL_NBVAL_DIR", BUILD / "nbval"))
 
 
 @pytest.mark.parametrize("name", lesson_names())
