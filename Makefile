@@ -31,8 +31,10 @@ test: setup ## Run the test suite (PYTEST_ARGS="-k homework" to pass pytest opti
 # Jupyter refuses to start as root (containers, CI shells) unless told it is deliberate.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-lab: setup ## Open JupyterLab on the lessons
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ROOT_FLAG)
+# Rooted at the repository so the lessons, the written lessons and the homework are all
+# reachable; it opens on the notebooks folder.
+lab: setup ## Open JupyterLab on the repository (lessons, written lessons, homework)
+	$(VENV)/bin/jupyter lab --notebook-dir=. --LabApp.default_url=/lab/tree/notebooks $(LAB_ROOT_FLAG)
 
 model: setup ## Regenerate last week's model, its TFLite variants and the sample images
 	$(PY) -m serverless_dl.notebooks refresh 00-last-weeks-model 02-tensorflow-lite

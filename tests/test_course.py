@@ -25,3 +25,19 @@ def test_the_summary_lists_every_step_and_says_what_failed():
     assert "00-a" in summary and "FAILED" in summary and "boom" in summary
     assert "pants (0.99)" in summary and "2.0 KiB" in summary
     assert summary.strip().endswith("2/3 steps ok; failed: 01-b")
+
+
+def test_library_chatter_of_child_processes_goes_to_the_log_not_the_terminal(tmp_path, capfd):
+    import subprocess
+    import sys
+
+    from serverless_dl.course import stderr_to
+
+    log = tmp_path / "course.log"
+    with stderr_to(log):
+        chatter = "oneDNN custom operations are on"
+        subprocess.run([sys.executable, "-c", f"import os; os.write(2, b'{chatter}\\n')"])
+        print("progress line", flush=True)
+    captured = capfd.readouterr()
+    assert "progress line" in captured.out
+    assert chatter not in captured.err and chatter in log.read_text()

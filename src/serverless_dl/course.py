@@ -9,6 +9,11 @@ Lessons 05-07 need a Docker engine: one is found or started (as root, with
 Debian's dockerd) before they run; where none can be had they are skipped
 with the reason (and fail when `CI=true`).
 
+While it runs it prints one progress line per lesson. Everything else the
+lessons' kernels and libraries print (TensorFlow's start-up notices, papermill's
+log, asyncio's shutdown warnings) goes to `<out>/course.log`, which the summary
+names, so the terminal shows only progress and results.
+
 The summary lists each lesson as ok, skipped or failed with its time, the
 sizes of the models the run made, the figures the lessons left behind (each
 writes a `summary.json` into its work folder: image sizes, predictions
@@ -19,6 +24,7 @@ the exported handler. The exit status is non-zero when anything failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -40,6 +46,8 @@ from serverless_dl.notebooks import (
 from serverless_dl.paths import BUILD, IMAGES
 
 COURSE_OUT = BUILD / "course"
+LOG_NAME = "course.log"
+_run_log: dict[str, Path] = {}  # where main() sent the library output, for interpreter shutdown
 PROBE_IMAGE = "pants.jpg"
 
 
@@ -73,20 +81,22 @@ def run_lessons(out: Path, short: bool) -> list[Step]:
     parameters = run_parameters(out / "run", short=short)
     no_docker: str | None = None
     steps = []
-    for name in lesson_names():
+    names = lesson_names()
+    for name in names:
         if name in DOCKER_LESSONS:
             no_docker = docker_unavailable_reason() if no_docker is None else no_docker
             if no_docker:
                 in_ci = os.environ.get("CI") == "true"  # CI must not pass without the containers
                 steps.append(Step(name, not in_ci, 0.0, f"no Docker: {no_docker}"[:160], not in_ci))
                 continue
-        print(f"--> {name}", flush=True)
+        print(f"[{len(steps) + 1}/{len(names)}] {name} ...", end=" ", flush=True)
         started = time.perf_counter()
         try:
             execute(name, out / f"{name}.ipynb", parameters.get(name, {}))
             steps.append(Step(name, True, time.perf_counter() - started))
         except Exception as error:  # a failed lesson must not hide the others
             steps.append(Step(name, False, time.perf_counter() - started, _last_line(error)))
+        print(f"{'ok' if steps[-1].ok else 'FAILED'} ({steps[-1].seconds:.0f} s)", flush=True)
     return steps
 
 
@@ -151,7 +161,28 @@ def format_summary(
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def stderr_to(log_path: Path):
+    """Send this process's standard error, and that of every process it starts, to `log_path`.
+
+    Works on the file descriptor, not only `sys.stderr`, because the chatter comes from
+    native libraries and from the notebook kernels, which inherit descriptor 2.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with log_path.open("ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield log_path
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the course, print progress and the summary; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--out", type=Path, default=COURSE_OUT, help=f"output folder (default {COURSE_OUT})"
@@ -160,19 +191,33 @@ def main(argv: list[str] | None = None) -> int:
         "--full", action="store_true", help="train last week's model in full (about 3 minutes)"
     )
     args = parser.parse_args(argv)
-    try:
-        steps = run_lessons(args.out, short=not args.full)
-        steps.append(predict_through_emulator(args.out / "run"))
-        figures = lesson_figures(args.out / "run")
-        print(format_summary(steps, model_sizes(args.out / "run" / "models"), figures))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception:  # a bug in the runner itself: say so plainly
-        traceback.print_exc()
+    log_path = _run_log["path"] = args.out / LOG_NAME
+    print(f"Running every lesson; library output goes to {log_path}", flush=True)
+    steps = None
+    with stderr_to(log_path):
+        try:
+            steps = run_lessons(args.out, short=not args.full)
+            steps.append(predict_through_emulator(args.out / "run"))
+            figures = lesson_figures(args.out / "run")
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            return 130
+        except Exception:  # a bug in the runner itself: the traceback goes to the log
+            traceback.print_exc()
+    if steps is None:
+        print(f"the course runner failed; the traceback is at the end of {log_path}")
         return 2
+    print(format_summary(steps, model_sizes(args.out / "run" / "models"), figures))
+    print(f"Library output and warnings: {log_path}")
     return 0 if all(step.ok for step in steps) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # Interpreter shutdown still makes asyncio warn about the notebook clients' finished
+    # tasks ("Task was destroyed but it is pending!"); that belongs in the log too.
+    sys.stdout.flush()
+    with contextlib.suppress(KeyError, OSError):
+        log = _run_log["path"].open("ab")
+        os.dup2(log.fileno(), 2)
+    sys.exit(status)

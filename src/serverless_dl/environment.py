@@ -18,11 +18,37 @@ MINIMUM_PYTHON = (3, 11)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+TENSORFLOW_DISTRIBUTIONS = ("tensorflow-cpu", "tensorflow", "keras")
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with the process's standard error closed for the duration.
+
+    TensorFlow's C++ start-up notices ("oneDNN custom operations are on", "All log
+    messages before absl::InitializeLog() ...") are written to file descriptor 2 before
+    TF_CPP_MIN_LOG_LEVEL applies, so they would land in whichever notebook cell first
+    imports TensorFlow, at unreliable moments. Importing it here, once, keeps them out.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def check_versions(*distributions: str) -> None:
     """Print the Python version and the installed versions of `distributions`.
 
     Fails with a clear message when Python is older than the course needs or a
-    distribution is missing.
+    distribution is missing. When TensorFlow or Keras is among them, TensorFlow is
+    imported here, quietly (see `import_tensorflow_quietly`).
     """
     if sys.version_info < MINIMUM_PYTHON:
         wanted = ".".join(map(str, MINIMUM_PYTHON))
@@ -37,6 +63,8 @@ def check_versions(*distributions: str) -> None:
             missing.append(name)
     if missing:
         raise RuntimeError(f"not installed: {', '.join(missing)}; run `make setup`")
+    if any(name in TENSORFLOW_DISTRIBUTIONS for name in distributions):
+        import_tensorflow_quietly()
     width = max(map(len, found))
     for name, version in found.items():
         print(f"{name:<{width}}  {version}")
