@@ -1,123 +1,112 @@
-"""The exported handler in this process, and what a well-formed answer looks like.
+"""The exported function in this process, and what a well-formed answer looks like.
 
-Shared by the hostile, fuzz and soak tests:
+Shared by the hostile, fuzz and soak tests, and by `handler_runner.py`, which
+answers the hostile cases in a Lambda environment's own Python:
 
-- `load_handler()` imports `docker/lambda_function.py` as a fresh module, so each
-  configuration (loopback allowed or not, shorter timeouts) gets its own
-  instance, exactly as its environment variables set it up at import.
-- `PretendInternet` stands in for a handler instance's `socket` module: chosen
-  names resolve to chosen addresses, and connections to a "public" address
-  land on 127.0.0.1 instead. Nothing it is given ever reaches the network.
+- `load_handler()` imports fresh instances of `docker/lambda_function.py` and
+  the `docker/image_source.py` it imports (`serverless_dl.handler_modules`),
+  so each configuration (loopback allowed or not, shorter timeouts) gets its
+  own pair, set up by its environment variables as Lambda would set it up.
+- `CONFIGURATIONS` are the configurations the hostile cases run on, and
+  `case_conditions()` gives one of them a `PretendInternet` (in place of
+  image_source's `socket` module) and a TLS certificate to trust, for one case.
 - `proxy_event()` builds API Gateway v1 and v2 proxy events.
 - `read_answer()` checks that an answer is well-formed and returns its status and document.
+
+Only the standard library and `serverless_dl`'s standard-library modules are
+imported, so that the Lambda environments can import this file too.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib.util
-import itertools
+import contextlib
 import json
 import os
-import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
-from serverless_dl.paths import DOCKER, MODELS
+from serverless_dl.handler_modules import HANDLER_SCRIPT, LoadedFunction, load_function
+from serverless_dl.paths import MODELS
+from serverless_dl.pretend_internet import PRETEND_PUBLIC_ADDRESS, NoInternet, PretendInternet
 
-HANDLER_SCRIPT = DOCKER / "lambda_function.py"
+__all__ = ["HANDLER_SCRIPT", "NoInternet", "PRETEND_PUBLIC_ADDRESS", "PretendInternet"]
+
 MODEL = MODELS / "clothing-model.tflite"
 CLASSES = {
     "dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt", "t-shirt"
 }
 JSON_HEADERS = {"Content-Type": "application/json"}
-# A global unicast address that stands for "some web server on the internet";
-# `PretendInternet` sends its connections to 127.0.0.1, so it is never contacted.
-PRETEND_PUBLIC_ADDRESS = "1.2.3.4"
 
-_instance_numbers = itertools.count()
+# The configurations the hostile cases run on, by name: `load_handler` keyword arguments.
+CONFIGURATIONS = {
+    # ALLOW_LOOPBACK_URLS=1, so the local servers can be fetched.
+    "loopback": {"allow_loopback": True},
+    # The same with shorter timeouts and deadline, for the slow servers.
+    "quick": {"allow_loopback": True, "CONNECT_TIMEOUT_SECONDS": 2, "READ_TIMEOUT_SECONDS": 2,
+              "DOWNLOAD_DEADLINE_SECONDS": 3},
+    # As deployed: loopback refused.
+    "guarded": {"allow_loopback": False},
+}
+# The pretend internet of the cases marked `pretend`: `images.example` is a public web
+# server (its connections land on the local redirector), `mixed.example` has a public and
+# a private address.
+PRETEND_NAMES = {
+    "images.example": [PRETEND_PUBLIC_ADDRESS],
+    "mixed.example": [PRETEND_PUBLIC_ADDRESS, "10.0.0.7"],
+    "localhost": ["127.0.0.1"],
+}
 
 
-def load_handler(*, allow_loopback: bool, model: Path | None = None, **overrides) -> ModuleType:
-    """Import a fresh instance of the exported handler, configured as Lambda would configure it.
+def load_handler(*, allow_loopback: bool, model: Path | None = None, **overrides) -> LoadedFunction:
+    """Import a fresh instance of the exported function, configured as Lambda would configure it.
 
     `overrides` replace module-level settings after import (for example shorter
-    timeouts), which is how the handler reads them: at call time.
+    timeouts), in whichever of the two modules has the setting: both read them
+    at call time.
     """
     model = Path(model or MODEL)
     if not model.is_file():
         raise FileNotFoundError(f"{model} does not exist; the handler tests need the course model")
-    settings = {"MODEL_PATH": str(model), "ALLOW_LOOPBACK_URLS": "1" if allow_loopback else None}
-    saved = {name: os.environ.get(name) for name in settings}
-    try:
-        for name, value in settings.items():
-            _set_environment(name, value)
-        name = f"lambda_function_under_test_{next(_instance_numbers)}"
-        spec = importlib.util.spec_from_file_location(name, HANDLER_SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        for name, value in saved.items():
-            _set_environment(name, value)
+    environment = {"MODEL_PATH": str(model), "ALLOW_LOOPBACK_URLS": "1" if allow_loopback else None}
+    function = load_function(environment=environment, name="under_test")
     for setting, value in overrides.items():
-        if not hasattr(module, setting):
-            raise AttributeError(f"the handler has no setting {setting}")
-        setattr(module, setting, value)
-    return module
+        owners = [module for module in (function.source, function.handler)
+                  if hasattr(module, setting)]
+        if not owners:
+            raise AttributeError(f"the exported function has no setting {setting}")
+        setattr(owners[0], setting, value)
+    return function
 
 
-def _set_environment(name: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value
+def load_configured(name: str) -> LoadedFunction:
+    """A fresh instance in configuration `name` of `CONFIGURATIONS`."""
+    return load_handler(**CONFIGURATIONS[name])
 
 
-class NoInternet(ConnectionRefusedError):
-    """A test handler tried to connect to an address that is not routed to 127.0.0.1."""
+@contextlib.contextmanager
+def case_conditions(
+    function: LoadedFunction, *, pretend: bool = False, certificate: str | None = None
+) -> Iterator[None]:
+    """For one case: the pretend internet as image_source's `socket`, and a certificate to trust.
 
-
-class PretendInternet:
-    """A stand-in for the `socket` module of one handler instance.
-
-    `names` maps host names to the addresses they resolve to; other hosts are
-    resolved numerically only (IP literals in any notation the system accepts),
-    and names that are neither resolve to `fallback` (a blocked address by
-    default). No DNS query is ever sent. Connections to `PRETEND_PUBLIC_ADDRESS`
-    go to 127.0.0.1 on the same port; any other connection fails with
-    `NoInternet`, so nothing leaves the machine whatever the handler is asked.
+    OpenSSL reads `SSL_CERT_FILE` whenever the handler makes a default TLS context,
+    that is, per request.
     """
-
-    def __init__(self, names: dict[str, list[str]] | None = None, fallback: str = "192.0.2.1"):
-        self.names = dict(names or {})
-        self.fallback = fallback
-
-    def __getattr__(self, name):
-        return getattr(socket, name)
-
-    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):  # noqa: A002
-        """Resolve like the system would, from `names`, numerals and `fallback` only."""
-        if host in self.names:
-            addresses = self.names[host]
+    saved_socket, saved_certificate = function.source.socket, os.environ.get("SSL_CERT_FILE")
+    try:
+        if pretend:
+            function.source.socket = PretendInternet(PRETEND_NAMES)
+        if certificate:
+            os.environ["SSL_CERT_FILE"] = certificate
+        yield
+    finally:
+        function.source.socket = saved_socket
+        if saved_certificate is None:
+            os.environ.pop("SSL_CERT_FILE", None)
         else:
-            try:
-                numeric_only = flags | socket.AI_NUMERICHOST
-                return socket.getaddrinfo(host, port, family, type, proto, numeric_only)
-            except socket.gaierror:
-                addresses = [self.fallback]
-        return [
-            (socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM,
-             socket.IPPROTO_TCP, "", (address, port))
-            for address in addresses
-        ]
-
-    def create_connection(self, address, timeout=None, source_address=None, **kwargs):
-        """Connect to 127.0.0.1 in place of the pretend public address; refuse anything else."""
-        host, port = address[:2]
-        if host != PRETEND_PUBLIC_ADDRESS:
-            raise NoInternet(f"test handlers may not connect to {host}")
-        return socket.create_connection(("127.0.0.1", port), timeout, source_address, **kwargs)
+            os.environ["SSL_CERT_FILE"] = saved_certificate
 
 
 def proxy_event(version: int, body, *, content_type: str = "application/json",

@@ -1,4 +1,4 @@
-"""Lesson 04 is the source of docker/lambda_function.py."""
+"""Lessons 04 and 05 are the sources of docker/lambda_function.py and docker/image_source.py."""
 
 import subprocess
 import sys
@@ -7,31 +7,44 @@ import nbformat
 import pytest
 
 from serverless_dl import export
-from serverless_dl.paths import DOCKER
+
+SCRIPTS = list(export.EXPORTS)
 
 
-def test_committed_handler_matches_the_notebook():
-    committed = (DOCKER / "lambda_function.py").read_text()
-    stale = "docker/lambda_function.py is stale: run `make export`"
-    assert committed == export.exported_source(), stale
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda script: script.name)
+def test_committed_script_matches_its_notebook(script):
+    stale = f"docker/{script.name} is stale: run `make export`"
+    assert script.read_text() == export.exported_source(export.EXPORTS[script]), stale
 
 
-def test_exported_handler_is_plain_python_that_passes_ruff():
-    source = export.exported_source()
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda script: script.name)
+def test_exported_script_is_plain_python_that_passes_ruff(script):
+    source = export.exported_source(export.EXPORTS[script])
     assert "get_ipython" not in source
     assert not any(line.lstrip().startswith(("%", "!")) for line in source.splitlines())
-    compile(source, "lambda_function.py", "exec")
+    compile(source, script.name, "exec")
     ruff = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--quiet", str(DOCKER / "lambda_function.py")],
+        [sys.executable, "-m", "ruff", "check", "--quiet", str(script)],
         capture_output=True, text=True,
     )
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
 
 
-def test_exported_handler_defines_the_lambda_interface():
-    source = export.exported_source()
+def test_exported_handler_defines_the_lambda_interface_and_imports_the_guarded_source():
+    source = export.exported_source(export.HANDLER_NOTEBOOK)
     assert "def lambda_handler(event, context):" in source
     assert "def predict(url" in source
+    assert "\nfrom image_source import " in source
+    # The naive download of lesson 04 stays in the notebook.
+    assert "urllib" not in source and "def fetch_image" not in source
+
+
+def test_exported_image_source_defines_what_the_handler_imports():
+    source = export.exported_source(export.IMAGE_SOURCE_NOTEBOOK)
+    handler = export.exported_source(export.HANDLER_NOTEBOOK)
+    imported = handler.split("\nfrom image_source import ", 1)[1].split("\n", 1)[0]
+    for name in imported.split(", "):
+        assert f"\ndef {name}(" in source or f"\nclass {name}(" in source, name
 
 
 def _notebook(tmp_path, cells):
@@ -70,3 +83,15 @@ def test_check_mode_reports_drift_and_missing_notebooks(tmp_path, capsys):
         export.main(["--notebook", str(tmp_path / "missing.ipynb")])
     assert exit_info.value.code == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_the_default_command_writes_and_checks_both_scripts(tmp_path, monkeypatch, capsys):
+    copies = {tmp_path / script.name: notebook for script, notebook in export.EXPORTS.items()}
+    monkeypatch.setattr(export, "EXPORTS", copies)
+    assert export.main(["--check"]) == 1
+    assert capsys.readouterr().err.count("is out of date") == 2
+    assert export.main([]) == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "image_source.py", "lambda_function.py"
+    ]
+    assert export.main(["--check"]) == 0

@@ -14,12 +14,13 @@ carrying damaged JPEG, PNG and WebP images. For every event:
   did not expect, which is a bug, and its traceback is shown;
 - exactly one JSON log line is written.
 
-Keeping the network out: the handler instance runs as deployed (loopback
-refused) with a `PretendInternet` as its socket module. Host names resolve to
-192.0.2.1 (TEST-NET-1, refused as non-public) without any DNS query; IP
-literals resolve numerically, exactly as the system would, and are refused
-unless public; the few connections that remain (to public IP literals) fail at
-once with `NoInternet` inside the process. So every URL goes through every
+Keeping the network out: the function instance runs as deployed (loopback
+refused), with a `PretendInternet` as the `socket` module of its image_source.
+Host names resolve to 192.0.2.1 (TEST-NET-1, refused as non-public) without
+any DNS query; IP literals resolve numerically, exactly as the system would,
+and are refused unless public; the few connections that remain (to public IP
+literals other than the pretend public address) fail at once with `NoInternet`
+inside the process. So every URL goes through every
 check up to the connection, and nothing the fuzzer makes can reach the internet.
 """
 
@@ -168,7 +169,7 @@ def proxy_events(draw) -> dict:
 def handler():
     """The handler as deployed (loopback refused), with no way out to the network."""
     instance = load_handler(allow_loopback=False)
-    instance.socket = PretendInternet()
+    instance.source.socket = PretendInternet()
     return instance
 
 

@@ -6,8 +6,12 @@ tracebacks, and come by the download deadline. The servers the URLs point to
 are the misbehaving ones of `hostile_servers`, all on 127.0.0.1 (over TLS too,
 when the `openssl` command can make a certificate).
 
-Most cases run in this process on instances of `docker/lambda_function.py`
-(see `handler_harness`), one per configuration:
+The whole table runs three times: in this process (the course environment),
+and in each TensorFlow-free Lambda environment's own Python (classic:
+tflite-runtime and NumPy 1; modern: LiteRT and NumPy 2), through
+`handler_runner.py`, while the servers stay in this process. Each run uses
+instances of `docker/lambda_function.py` and the `docker/image_source.py` it
+imports (see `handler_harness`), one per configuration:
 
 - `loopback`: `ALLOW_LOOPBACK_URLS=1`, so the local servers can be fetched.
 - `quick`: the same with shorter timeouts and deadline, for the slow servers.
@@ -23,28 +27,26 @@ in both Lambda environments, to show that the answers are the same there.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from handler_harness import (
+    CONFIGURATIONS,
     MODEL,
-    PRETEND_PUBLIC_ADDRESS,
-    PretendInternet,
-    load_handler,
+    case_conditions,
+    load_configured,
     proxy_event,
     read_answer,
 )
-from hostile_servers import FLOOD_BYTES, HostileSite, hostile_site
 
-from serverless_dl.envs import LAMBDA_FLAVOURS
+from serverless_dl.envs import LAMBDA_FLAVOURS, lambda_python
+from serverless_dl.hostile_servers import FLOOD_BYTES, HostileSite, hostile_site
 from serverless_dl.lambda_local import local_function
-from serverless_dl.paths import IMAGES
+from serverless_dl.paths import IMAGES, ROOT, TESTS
 from serverless_dl.rie import free_port
-
-# The handler turns this warning into an error at import; pytest resets warning filters per test.
-pytestmark = pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 TOO_MANY_REDIRECTS = "redirected more than 3 times"
@@ -331,22 +333,8 @@ def site():
 
 @pytest.fixture(scope="module")
 def handlers():
-    """The handler instances the cases run on, by configuration name."""
-    return {
-        "loopback": load_handler(allow_loopback=True),
-        "quick": load_handler(
-            allow_loopback=True,
-            CONNECT_TIMEOUT_SECONDS=2, READ_TIMEOUT_SECONDS=2, DOWNLOAD_DEADLINE_SECONDS=3,
-        ),
-        "guarded": load_handler(allow_loopback=False),
-    }
-
-
-PRETEND_NAMES = {
-    "images.example": [PRETEND_PUBLIC_ADDRESS],
-    "mixed.example": [PRETEND_PUBLIC_ADDRESS, "10.0.0.7"],
-    "localhost": ["127.0.0.1"],
-}
+    """The function instances the cases run on, by configuration name."""
+    return {name: load_configured(name) for name in CONFIGURATIONS}
 
 
 def invoke(handler, event, request_id: str = "test-request"):
@@ -361,25 +349,61 @@ def test_the_table_is_large_and_its_ids_unique():
     assert set(RIE_CASES) <= set(CASES_BY_ID)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_hostile_case(case, site, handlers, monkeypatch):
-    handler = handlers[case.handler]
-    if case.id.startswith("https-") and site.certificate is None:
-        pytest.skip("the TLS cases need the openssl command to make a certificate")
-    if case.trust_certificate:
-        # Read by OpenSSL whenever the handler makes a default TLS context, i.e. per request.
-        monkeypatch.setenv("SSL_CERT_FILE", str(site.certificate))
-    if case.pretend:
-        monkeypatch.setattr(handler, "socket", PretendInternet(PRETEND_NAMES))
-    event = case.event(site)
-    started = time.monotonic()
-    answer = read_answer(invoke(handler, event), proxied=case.proxied)
-    seconds = time.monotonic() - started
+def check_answer(case: Case, response, seconds: float, deadline: float) -> None:
+    """The answer to `case` is well-formed, has the status and message of the table, and came
+    by the download deadline (plus the time to clean up), whatever the server did."""
+    answer = read_answer(response, proxied=case.proxied)
     assert answer.status == case.status, answer.document
     if case.message:
         assert case.message in answer.message, answer.document
-    # Whatever the server does, the answer comes by the deadline (plus the time to clean up).
-    assert seconds < handler.DOWNLOAD_DEADLINE_SECONDS + 1, f"took {seconds:.1f} s"
+    assert seconds < deadline + 1, f"took {seconds:.1f} s"
+
+
+def skip_without_certificate(case: Case, site: HostileSite) -> None:
+    if case.id.startswith("https-") and site.certificate is None:
+        pytest.skip("the TLS cases need the openssl command to make a certificate")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_hostile_case(case, site, handlers):
+    function = handlers[case.handler]
+    skip_without_certificate(case, site)
+    certificate = str(site.certificate) if case.trust_certificate else None
+    event = case.event(site)
+    with case_conditions(function, pretend=case.pretend, certificate=certificate):
+        started = time.monotonic()
+        response = invoke(function, event)
+        seconds = time.monotonic() - started
+    check_answer(case, response, seconds, function.source.DOWNLOAD_DEADLINE_SECONDS)
+
+
+# --- The same table in each Lambda environment's own Python (tests/handler_runner.py).
+
+
+@pytest.fixture(scope="module", params=LAMBDA_FLAVOURS)
+def lambda_env_runner(request):
+    """`handler_runner.py` in the Lambda environment `request.param`, answering one case a line."""
+    runner = subprocess.Popen(
+        [str(lambda_python(request.param)), str(TESTS / "handler_runner.py")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={"PYTHONPATH": f"{TESTS}:{ROOT / 'src'}", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    yield runner
+    runner.stdin.close()
+    runner.wait(timeout=30)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_hostile_case_in_the_lambda_environment(case, site, lambda_env_runner):
+    skip_without_certificate(case, site)
+    request = {
+        "handler": case.handler, "pretend": case.pretend, "event": case.event(site),
+        "certificate": str(site.certificate) if case.trust_certificate else None,
+    }
+    lambda_env_runner.stdin.write(json.dumps(request) + "\n")
+    lambda_env_runner.stdin.flush()
+    reply = json.loads(lambda_env_runner.stdout.readline())
+    check_answer(case, reply["response"], reply["seconds"], reply["deadline"])
 
 
 def test_a_flood_is_cut_off_after_the_limit_without_the_server_sending_it_all(
@@ -405,7 +429,7 @@ def test_an_unexpected_error_is_a_plain_500_with_the_traceback_in_the_log(
     def broken_classify(image):
         raise RuntimeError("secret detail from /var/task")
 
-    monkeypatch.setattr(handler, "classify", broken_classify)
+    monkeypatch.setattr(handler.handler, "classify", broken_classify)
     for proxied, event in [
         (False, {"url": f"{site.files}/pants.jpg"}),
         (True, proxy_event(2, image_bytes(), content_type="image/jpeg", base64_encoded=True)),

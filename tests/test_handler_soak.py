@@ -9,6 +9,7 @@ import json
 import pytest
 from handler_harness import HANDLER_SCRIPT, MODEL
 
+from serverless_dl.handler_modules import IMAGE_SOURCE
 from serverless_dl.soak import DEFAULT_OUTPUT, main, run_soak, write_result
 
 INVOCATIONS = 1000
@@ -40,7 +41,7 @@ def test_a_leak_shows_as_memory_growth(tmp_path):
     leaky_script = tmp_path / "lambda_function.py"
     leaky_script.write_text(HANDLER_SCRIPT.read_text() + LEAK)
     result = run_soak(invocations=100, flavour="classic", model=MODEL,
-                      handler_script=leaky_script, warmup=5)
+                      handler_script=leaky_script, image_source=IMAGE_SOURCE, warmup=5)
     assert result.errors == 0, result.error_samples
     # 100 MiB kept on top of a runtime of some 50 MiB.
     assert result.growth_percent > 100, result.summary()

@@ -57,7 +57,7 @@ def test_the_zip_fits_lambdas_limits(bundle):
 
 def test_the_zip_holds_the_function_at_its_root_and_nothing_stripped(bundle):
     names = archive_names(bundle)
-    assert {"lambda_function.py", "clothing-model.tflite"} <= set(names)
+    assert {"lambda_function.py", "image_source.py", "clothing-model.tflite"} <= set(names)
     assert any(name.startswith("tflite_runtime/") for name in names)
     assert not [name for name in names if "/__pycache__/" in name or name.endswith(".pyc")]
     assert not [name for name in names if "/tests/" in name or name.startswith("bin/")]

@@ -1,14 +1,17 @@
-"""Export the Lambda handler from the lesson notebook (nbdev-style).
+"""Export the function's two modules from their lesson notebooks (nbdev-style).
 
-Lesson 04 is the source of `docker/lambda_function.py`: its code cells tagged
-`export` become the script, in order, through nbconvert and the small template
-in `templates/export_tagged`. `make export` writes the file; the tests export
-again and fail when the committed copy differs.
+Lesson 04 is the source of `docker/lambda_function.py` (the handler) and
+lesson 05 of `docker/image_source.py` (the guarded download it imports): the
+code cells tagged `export` of each notebook become its script, in order,
+through nbconvert and the small template in `templates/export_tagged`.
+`make export` writes both files; the tests export again and fail when a
+committed copy differs.
 
 Command line::
 
-    python -m serverless_dl.export            # write docker/lambda_function.py
-    python -m serverless_dl.export --check    # exit 1 if it is out of date
+    python -m serverless_dl.export            # write both scripts
+    python -m serverless_dl.export --check    # exit 1 if either is out of date
+    python -m serverless_dl.export --notebook NB --target FILE   # one notebook, one script
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from serverless_dl.paths import DOCKER, NOTEBOOKS
 
 HANDLER_NOTEBOOK = NOTEBOOKS / "04-lambda-code.ipynb"
 HANDLER_SCRIPT = DOCKER / "lambda_function.py"
+IMAGE_SOURCE_NOTEBOOK = NOTEBOOKS / "05-hardening.ipynb"
+IMAGE_SOURCE_SCRIPT = DOCKER / "image_source.py"
+# Every exported script and the notebook it comes from, in course order.
+EXPORTS = {HANDLER_SCRIPT: HANDLER_NOTEBOOK, IMAGE_SOURCE_SCRIPT: IMAGE_SOURCE_NOTEBOOK}
 TEMPLATES = Path(__file__).parent / "templates"
 EXPORT_TAG = "export"
 
@@ -44,7 +51,7 @@ def exported_source(notebook: str | Path = HANDLER_NOTEBOOK) -> str:
 def export_handler(
     notebook: str | Path = HANDLER_NOTEBOOK, target: str | Path = HANDLER_SCRIPT
 ) -> Path:
-    """Write the exported script to `target` and return its path."""
+    """Write the script exported from `notebook` to `target` and return its path."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(exported_source(notebook))
@@ -53,27 +60,34 @@ def export_handler(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--notebook", type=Path, default=HANDLER_NOTEBOOK)
-    parser.add_argument("--target", type=Path, default=HANDLER_SCRIPT)
+    parser.add_argument("--notebook", type=Path, help=f"default: {HANDLER_NOTEBOOK.name}")
+    parser.add_argument("--target", type=Path, help=f"default: {HANDLER_SCRIPT.name}")
     parser.add_argument("--check", action="store_true", help="only compare, do not write")
     args = parser.parse_args(argv)
-    if not args.notebook.is_file():
-        parser.exit(2, f"error: notebook {args.notebook} does not exist\n")
-    try:
-        source = exported_source(args.notebook)
-    except ValueError as error:
-        parser.exit(2, f"error: {error}\n")
-    if args.check:
-        current = args.target.read_text() if args.target.is_file() else None
-        if current != source:
-            print(f"{args.target} is out of date; run `make export`", file=sys.stderr)
-            return 1
-        print(f"{args.target} is up to date")
-        return 0
-    args.target.parent.mkdir(parents=True, exist_ok=True)
-    args.target.write_text(source)
-    print(f"wrote {args.target}")
-    return 0
+    if args.notebook is None and args.target is None:
+        pairs = [(notebook, target) for target, notebook in EXPORTS.items()]
+    else:
+        pairs = [(args.notebook or HANDLER_NOTEBOOK, args.target or HANDLER_SCRIPT)]
+    stale = 0
+    for notebook, target in pairs:
+        if not notebook.is_file():
+            parser.exit(2, f"error: notebook {notebook} does not exist\n")
+        try:
+            source = exported_source(notebook)
+        except ValueError as error:
+            parser.exit(2, f"error: {error}\n")
+        if args.check:
+            current = target.read_text() if target.is_file() else None
+            if current != source:
+                print(f"{target} is out of date; run `make export`", file=sys.stderr)
+                stale += 1
+            else:
+                print(f"{target} is up to date")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(source)
+        print(f"wrote {target}")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

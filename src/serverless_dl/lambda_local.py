@@ -1,9 +1,9 @@
-"""The exported handler, served on this machine as Lambda would run it.
+"""The exported function, served on this machine as Lambda would run it.
 
 `local_function()` lays out a task root like the container image's `/var/task`
-(the handler script as `lambda_function.py`, the model next to it), then
-serves it with the real Runtime Interface Emulator from one of the
-TensorFlow-free Lambda environments.
+(the handler script as `lambda_function.py`, the guarded `image_source.py` it
+imports, the model next to them), then serves it with the real Runtime
+Interface Emulator from one of the TensorFlow-free Lambda environments.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from serverless_dl.rie import LambdaEmulator
 
 HANDLER = "lambda_function.lambda_handler"
 MODEL_FILE = "clothing-model.tflite"
+IMAGE_SOURCE_FILE = "image_source.py"
 # The handler refuses URLs that resolve to loopback addresses (SSRF guard).
 # Local tests serve images from 127.0.0.1, so they must opt in explicitly.
 ALLOW_LOOPBACK = {"ALLOW_LOOPBACK_URLS": "1"}
@@ -29,10 +30,22 @@ def make_task_root(
     target: Path,
     handler_script: Path = DOCKER / "lambda_function.py",
     model: Path = MODELS / MODEL_FILE,
+    image_source: Path | None = None,
 ) -> Path:
-    """Copy the handler and the model into `target` with the names the image uses."""
+    """Copy the handler, its image_source module and the model into `target`, named as in the image.
+
+    `image_source` defaults to the `image_source.py` next to `handler_script`
+    (both are exported to `docker/`).
+    """
+    handler_script = Path(handler_script)
+    image_source = Path(image_source or handler_script.with_name(IMAGE_SOURCE_FILE))
+    if not image_source.is_file():
+        raise FileNotFoundError(
+            f"{image_source} does not exist: the handler imports it (`make export` writes it)"
+        )
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(handler_script, target / "lambda_function.py")
+    shutil.copyfile(image_source, target / IMAGE_SOURCE_FILE)
     shutil.copyfile(model, target / MODEL_FILE)
     return target
 
@@ -43,6 +56,7 @@ def local_function(
     handler_script: Path = DOCKER / "lambda_function.py",
     model: Path = MODELS / MODEL_FILE,
     *,
+    image_source: Path | None = None,
     allow_loopback: bool = True,
     environment: dict[str, str] | None = None,
     timeout: float = 30,
@@ -50,12 +64,13 @@ def local_function(
 ) -> Iterator[LambdaEmulator]:
     """Serve the handler under the RIE from the `flavour` Lambda environment.
 
+    `image_source` defaults to the `image_source.py` next to `handler_script`.
     Yields the running `LambdaEmulator`; its `url` is the invoke URL.
     """
     env = dict(ALLOW_LOOPBACK if allow_loopback else {})
     env.update(environment or {})
     with tempfile.TemporaryDirectory(prefix="task-root-") as folder:
-        task_root = make_task_root(Path(folder), Path(handler_script), Path(model))
+        task_root = make_task_root(Path(folder), Path(handler_script), Path(model), image_source)
         with LambdaEmulator(
             HANDLER,
             task_root,

@@ -156,12 +156,16 @@ def run_soak(
     model: Path = DEFAULT_MODEL,
     handler_script: Path = DOCKER / "lambda_function.py",
     warmup: int = WARMUP_INVOCATIONS,
+    image_source: Path | None = None,
 ) -> SoakResult:
-    """Warm the function up, then invoke it `invocations` times in a row and measure."""
-    with (
-        serve_directory(IMAGES) as images_url,
-        local_function(flavour, handler_script=handler_script, model=model) as emulator,
-    ):
+    """Warm the function up, then invoke it `invocations` times in a row and measure.
+
+    `image_source` defaults to the `image_source.py` next to `handler_script`.
+    """
+    function = local_function(
+        flavour, handler_script=handler_script, model=model, image_source=image_source
+    )
+    with serve_directory(IMAGES) as images_url, function as emulator:
         events = soak_events(images_url)
         warmup_problems = [problem_with(emulator, *events[i % len(events)]) for i in range(warmup)]
         pid = runtime_pid(emulator)

@@ -11,8 +11,8 @@ runtime interface client (awslambdaric). `make zip`:
    --python-version 3.11 --only-binary=:all:` (Amazon Linux 2 has glibc 2.26,
    so manylinux tags up to 2.26 fit);
 2. strips what never runs inside Lambda (`strip_bundle`);
-3. adds the exported handler and the float32 model with the names the
-   container image uses;
+3. adds the exported handler, the guarded `image_source.py` it imports and
+   the float32 model, with the names the container image uses;
 4. writes `build/zip/function.zip` and checks it against Lambda's limits:
    50 MB zipped for a direct upload, 250 MB unzipped (MB here are Lambda's:
    1 MB = 1,048,576 bytes; its error message quotes 262,144,000 bytes);
@@ -326,18 +326,20 @@ def build_zip(
     handler_script: Path = DOCKER / "lambda_function.py",
     model: Path = MODELS / MODEL_FILE,
     *,
+    image_source: Path | None = None,
     bytecode: bool = False,
 ) -> ZipBundle:
     """Build `<out>/function/` and `<out>/function.zip` and measure them.
 
     With `bytecode`, the package also carries compiled modules (`compile_bytecode`):
-    a few MB more, and a faster cold start.
+    a few MB more, and a faster cold start. `image_source` defaults to the
+    `image_source.py` next to `handler_script`.
     """
     out = in_repo(out)
     out.mkdir(parents=True, exist_ok=True)
     folder = install_packages([requirements], out / "function")
     stripped = strip_bundle(folder)
-    make_task_root(folder, handler_script, model)
+    make_task_root(folder, handler_script, model, image_source)
     if bytecode:
         compile_bytecode(folder)
     archive = out / "function.zip"

@@ -5,7 +5,8 @@ requirement file, with Lambda-platform wheels, stripped as `make zip` strips
 (see `serverless_dl.zip_bundle`). It is built once under
 `build/bench/bundles/` and measured: the bytes it holds installed, and zipped.
 
-When a configuration runs, its task root holds only the handler and the model;
+When a configuration runs, its task root holds only the function's own files
+(the handler, the guarded `image_source.py` it imports, the model);
 the bundle's packages come through `PYTHONPATH`, the way a Lambda layer adds
 packages under `/opt/python`. Python finds them either way; sharing one copy
 saves unpacking 1.5 GB of TensorFlow once per configuration.
@@ -34,6 +35,7 @@ from serverless_dl.zip_bundle import (
 
 ADAPTER = Path(__file__).with_name("engine_adapter.py")
 HANDLER_SCRIPT = DOCKER / "lambda_function.py"
+IMAGE_SOURCE_SCRIPT = DOCKER / "image_source.py"
 MODEL_NAMES = {"keras": "model.keras", "tflite": "model.tflite", "onnx": "model.onnx"}
 
 
@@ -88,16 +90,20 @@ def remove_stale_siblings(folder: Path) -> None:
 
 
 def function_files(configuration: Configuration, model: Path) -> list[tuple[Path, str]]:
-    """The function's own files, `(source, name in the task root)`: handler and model."""
+    """The function's own files, `(source, name in the task root)`: handler, image source, model."""
     runtime = RUNTIMES[configuration.runtime]
-    files = [(HANDLER_SCRIPT, "lambda_function.py"), (model, MODEL_NAMES[runtime.model_format])]
+    files = [
+        (HANDLER_SCRIPT, "lambda_function.py"),
+        (IMAGE_SOURCE_SCRIPT, "image_source.py"),
+        (model, MODEL_NAMES[runtime.model_format]),
+    ]
     if runtime.engine:
         files.append((ADAPTER, ADAPTER.name))
     return files
 
 
 def make_task_root(configuration: Configuration, model: Path, build: Path) -> Path:
-    """A fresh task root for `configuration`: the handler (plus the adapter) and the model.
+    """A fresh task root for `configuration`: the function's files (plus the adapter).
 
     The adapter is copied to every task root, because the bare baseline runs from it.
     """

@@ -1,9 +1,12 @@
-"""Misbehaving web servers on 127.0.0.1 for the handler's hostile tests.
+"""Misbehaving web servers on 127.0.0.1 (course plumbing for lesson 05 and the tests).
 
 Each request handler class below breaks one rule that a well-behaved image host
 follows: it redirects where it should not, lies in its headers, sends far too
 much, or takes forever. `hostile_site()` serves all of them at once, plus a
-folder of crafted image files, and yields their base URLs.
+folder of crafted image files, and yields their base URLs. Two more play the
+services an attacker hopes to reach through the function: `InternalService`
+(an API inside your network) and `MetadataService` (the EC2 instance metadata
+service, answering as AWS documents it, with AWS's example keys).
 
 The redirector and the dripper are also served over TLS, with a self-signed
 certificate for 127.0.0.1 made by the `openssl` command (when it is installed):
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import io
+import json
 import shutil
 import ssl
 import struct
@@ -245,6 +249,37 @@ class Dripper(HostileHandler):
                 return
 
 
+class InternalService(HostileHandler):
+    """An API that only callers inside your network should reach: whatever you ask, it tells."""
+
+    def do_GET(self):
+        body = json.dumps({"service": "internal admin API", "path": self.route,
+                           "secret": "for callers inside the VPC only"}).encode()
+        self.answer(200, body, {"Content-Type": "application/json"})
+
+
+# The example keys of AWS's documentation: a stand-in must never hold real credentials.
+EXAMPLE_ROLE = "clothing-classifier-role"
+EXAMPLE_CREDENTIALS = {
+    "Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": "AKIAIOSFODNN7EXAMPLE",
+    "SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "Token": "token",
+}
+
+
+class MetadataService(HostileHandler):
+    """The EC2 instance metadata service (IMDSv1, no token needed) with an instance role."""
+
+    def do_GET(self):
+        prefix = "/latest/meta-data/iam/security-credentials/"
+        if self.route == prefix:
+            self.answer(200, EXAMPLE_ROLE.encode(), {"Content-Type": "text/plain"})
+        elif self.route == prefix + EXAMPLE_ROLE:
+            body = json.dumps(EXAMPLE_CREDENTIALS).encode()
+            self.answer(200, body, {"Content-Type": "application/json"})
+        else:
+            self.answer(404, b"Not Found", {"Content-Type": "text/plain"})
+
+
 def quote(text: str) -> str:
     """`text` escaped for use as a query parameter value."""
     return urllib.parse.quote(text, safe="")
@@ -299,8 +334,9 @@ def write_image_files(folder: Path) -> None:
     """Crafted files, served with the content type their extension implies.
 
     Good ones (`pants.jpg`, `shirt.png`, `shoes.webp`) and bad ones: a truncated
-    JPEG, an empty file, an HTML page, a GIF named `.png`, a PNG bomb, and a PNG
-    of 30 megapixels (just over the limit, well under Pillow's own bomb limit).
+    JPEG, an empty file, an HTML page, a GIF named `.png`, a PNG bomb, a PNG of 30
+    megapixels (just over the handler's limit) and one of 64 megapixels (just under
+    the limit at which Pillow itself starts to warn).
     """
     jpeg = SAMPLE.read_bytes()
     shutil.copyfile(SAMPLE, folder / "pants.jpg")
@@ -312,6 +348,7 @@ def write_image_files(folder: Path) -> None:
     (folder / "gif-named.png").write_bytes(gif_bytes())
     (folder / "bomb.png").write_bytes(png_bomb())
     (folder / "30-megapixels.png").write_bytes(png_bomb(6000, 5000))
+    (folder / "64-megapixels.png").write_bytes(png_bomb(8000, 8000))
 
 
 class TLSHandler(HostileHandler):
@@ -396,8 +433,12 @@ class HostileSite:
 
 
 @contextlib.contextmanager
-def hostile_site() -> Iterator[HostileSite]:
-    """Run every hostile server (and the crafted files) on 127.0.0.1 until the block ends."""
+def hostile_site(tls: bool = True) -> Iterator[HostileSite]:
+    """Run every hostile server (and the crafted files) on 127.0.0.1 until the block ends.
+
+    With `tls` (and the `openssl` command), the redirector and the dripper are served
+    over TLS as well.
+    """
     with contextlib.ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hostile-files-")))
         write_image_files(folder)
@@ -409,7 +450,7 @@ def hostile_site() -> Iterator[HostileSite]:
             ]
         }
         tls_urls = {}
-        certificate = make_certificate(folder)
+        certificate = make_certificate(folder) if tls else None
         if certificate:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*certificate)
