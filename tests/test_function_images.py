@@ -1,12 +1,20 @@
-"""The Dockerfiles learners use (lesson 05): lint-clean, trim their context, build and classify.
+"""The Dockerfiles learners use (lesson 06): lint-clean, trim their context, build and classify.
 
 The images are built once per session (the `function_images` fixture); the
 first build on a fresh machine installs the requirements from PyPI (about 20 s
-each), later ones come from Docker's cache.
+each), later ones come from Docker's cache. Also lesson 06's plumbing: the
+pretend web server inside a function's network, and the turns for port 8080.
 """
 
+import fcntl
+import json
+import os
+import socket
 import subprocess
+import sys
 import textwrap
+import time
+import urllib.request
 
 import pytest
 
@@ -15,18 +23,25 @@ from serverless_dl.client import predict
 from serverless_dl.envs import aws_tool
 from serverless_dl.function_images import (
     FUNCTION_IMAGES,
+    SIDECAR_LABEL,
     FunctionImageError,
+    claim_published_port,
     function_image,
     image_url,
     lambda_like_options,
+    runtime_peak_rss_bytes,
+    serve_images_inside,
 )
 from serverless_dl.lambda_base import start_function
 from serverless_dl.lambda_local import ALLOW_LOOPBACK
 from serverless_dl.paths import DOCKER, ROOT
+from serverless_dl.pretend_internet import PRETEND_PUBLIC_ADDRESS
+from serverless_dl.rie import INVOKE_PATH, free_port
 
 PROBE_IMAGE = "images/pants.jpg"
 EXPECTED_CLASS = "pants"  # the label of images/pants.jpg, whatever the model's scores
 CONTEXT_FILES = {
+    "docker/image_source.py",
     "docker/lambda_function.py",
     "models/clothing-model.tflite",
     "requirements/lambda-classic.txt",
@@ -97,6 +112,7 @@ def test_the_build_context_holds_only_the_admitted_files(docker_engine):
 def test_the_image_holds_the_exported_handler_and_the_model(function_images, flavour):
     tag = function_images[flavour].tag
     copies = {"lambda_function.py": DOCKER / "lambda_function.py",
+              "image_source.py": DOCKER / "image_source.py",
               "clothing-model.tflite": ROOT / "models" / "clothing-model.tflite"}  # fmt: skip
     for name, path in copies.items():
         inside = subprocess.run(
@@ -145,3 +161,75 @@ def test_the_classic_image_runs_as_lambda_runs_it(function_images):
     with image_url(PROBE_IMAGE) as url:
         with start_function(tag, env=ALLOW_LOOPBACK, options=options) as function:
             assert predict(url, function.url)["prediction"] == EXPECTED_CLASS
+            assert 0 < runtime_peak_rss_bytes(function.container) < 512 * 2**20
+
+
+@pytest.mark.docker
+def test_the_pretend_web_server_answers_inside_the_function_s_network_only(function_images):
+    """Lesson 06's data path: the handler fetches http://1.2.3.4/ with its guards on."""
+    name = f"serverless-dl-test-pretend-{os.getpid()}"
+    # Published on a free loopback port (not 8080), so that it cannot collide with a lesson run.
+    harness.docker("run", "--detach", "--rm", "--name", name, "--publish",
+                   f"127.0.0.1:{free_port()}:8080", function_images["classic"].tag)  # fmt: skip
+    try:
+        assert serve_images_inside(name) == f"http://{PRETEND_PUBLIC_ADDRESS}"
+        host_port = harness.docker("port", name, "8080").stdout.split(":")[-1].strip()
+        event = json.dumps({"url": f"http://{PRETEND_PUBLIC_ADDRESS}/pants.jpg"}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{host_port}{INVOKE_PATH}", event)
+        answer = json.loads(urllib.request.urlopen(request, timeout=120).read())
+        with socket.socket() as probe, pytest.raises(OSError):  # the host has no such address
+            probe.bind((PRETEND_PUBLIC_ADDRESS, 0))
+    finally:
+        harness.remove_container(name)
+    assert answer["prediction"] == EXPECTED_CLASS, answer
+    deadline = time.monotonic() + 10  # the sidecar ends with the function's process namespace
+    while harness.docker("ps", "-q", "--filter", f"label={SIDECAR_LABEL}={name}").stdout.strip():
+        assert time.monotonic() < deadline, "the pretend web server outlived its function"
+        time.sleep(0.2)
+
+
+@pytest.mark.docker
+def test_serving_images_inside_a_missing_container_is_a_one_line_error(docker_engine):
+    with pytest.raises(FunctionImageError, match="is not running") as error:
+        serve_images_inside(f"serverless-dl-test-missing-{os.getpid()}")
+    assert "\n" not in str(error.value)
+
+
+HOLD_LOCK = textwrap.dedent("""
+    import fcntl, os, sys, time
+    lock = os.open(sys.argv[1], os.O_RDONLY | os.O_CREAT, 0o666)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    print("held", flush=True)
+    time.sleep(60)
+""")
+
+
+def test_a_second_run_waits_for_the_port_then_says_why_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
+    port = free_port()
+    lock = tmp_path / f"serverless-dl-port-{port}.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(lock)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(FunctionImageError, match="another run of this lesson") as error:
+            claim_published_port(port, "serverless-dl-test-none", seconds=1)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.docker
+def test_a_port_another_program_holds_is_a_one_line_error(docker_engine, tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with pytest.raises(FunctionImageError, match=f"port {port} is in use by another") as error:
+            claim_published_port(port, "serverless-dl-test-none", seconds=1)
+    assert "\n" not in str(error.value)
+    with open(tmp_path / f"serverless-dl-port-{port}.lock") as lock:  # released again
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -25,7 +25,8 @@ Storage driver: overlay2 (what Docker picks on any modern Linux), unless the
 cannot start with overlay2 (for instance when `build/` is itself on overlayfs)
 it is started again with `vfs`, which always works but copies every layer.
 Networking is Docker's default (a `docker0` bridge with iptables rules, so
-`docker run -p 8080:8080` works as on a laptop); where iptables is not allowed
+`docker run -p 8080:8080` works as on a laptop, except that published ports
+listen on 127.0.0.1 only: `--ip 127.0.0.1`); where iptables is not allowed
 dockerd is started again without a bridge (host and none networks only).
 
 Containers and builds for tests use host networking (`network="host"` in the
@@ -295,6 +296,9 @@ def _start_dockerd(options: list[str], seconds: float) -> Engine:
         "--data-root", str(data_root),
         "--exec-root", str(state / "exec"),
         "--pidfile", str(pidfile),
+        # `docker run -p 8080:8080` publishes on 127.0.0.1 only, not on every interface:
+        # lessons and tests publish ports, and nothing outside this machine may reach them.
+        "--ip", "127.0.0.1",
         *options,
     ]  # fmt: skip
     if log.exists() and log.stat().st_size > 5_000_000:  # keep one earlier log, not all of them
