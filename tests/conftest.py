@@ -35,3 +35,28 @@ def function_images(docker_engine):
 
     ensure_base_images(log=lambda message: None)  # both at once: debootstrap waits on the mirror
     return {flavour: build_function_image(flavour) for flavour in FUNCTION_IMAGES}
+
+
+@pytest.fixture(scope="session")
+def lesson_operations_log():
+    """The AWS calls of lessons 07 and 08, as an operations log (serverless_dl.course_policy).
+
+    A hand-written sample of today's lessons. Point it at the `operations.jsonl`
+    that the local account front writes while the lessons run under nbval.
+    """
+    from pathlib import Path
+
+    return Path(__file__).parent / "aws_operations" / "lessons-07-08-sample.jsonl"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_aws_accounts():
+    """Stop, when the session ends, the local AWS accounts its lessons and tests started.
+
+    Lessons 07 and 08 start one and leave it running for the next lesson, as a
+    learner's would; an account someone else started is left alone.
+    """
+    from serverless_dl.local_account import accounts_started_inside
+
+    with accounts_started_inside():
+        yield

@@ -38,3 +38,34 @@ def test_lesson_reproduces_its_committed_outputs(name, request):
         capture_output=True, text=True,
     )
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+
+
+def test_the_course_policy_allows_every_aws_call_the_lessons_and_the_cleanup_made():
+    """aws-account/course-policy.json against the calls lessons 07-08 really made.
+
+    The local account's front logs every AWS call it receives; lessons 07 and 08
+    and the cleanup at the end of 08 (`make aws-clean`) ran above, under nbval,
+    so their log is the course's list of calls. Runs after them (pytest keeps the
+    order of a module's tests); alone, it needs that log.
+    """
+    from serverless_dl.course_policy import (
+        load_implied,
+        load_policy,
+        missing_permissions,
+        read_operations,
+    )
+
+    account = run_parameters(NBVAL_DIR / "run")["07-ecr-lambda"]["aws_local_dir"]
+    log = Path(account) / "operations.jsonl"
+    if not log.is_file():
+        message = f"no operations log at {log}: run lessons 07 and 08 under nbval first"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    operations = read_operations(log)
+    called = {(operation.service, operation.operation) for operation in operations}
+    expected = {("ecr", "CreateRepository"), ("iam", "CreateRole"), ("lambda", "CreateFunction"),
+                ("lambda", "Invoke"), ("apigateway", "CreateRestApi"),
+                ("lambda", "DeleteFunction"), ("ecr", "DeleteRepository"), ("iam", "DeleteRole")}
+    assert expected <= called, f"the log lacks {sorted(expected - called)}"
+    assert missing_permissions(load_policy(), operations, load_implied()) == []

@@ -1,18 +1,21 @@
-"""Local stand-ins for the AWS services of lessons 06 and 07, served on 127.0.0.1.
+"""The processes behind the local AWS account of lessons 07 and 08, served on 127.0.0.1.
 
-- `MotoServer`: moto's server mode answers the ECR, IAM, Lambda and API
-  Gateway APIs, so the AWS CLI and boto3 make the same calls as against AWS.
+- `MotoServer`: moto's server mode answers the ECR, IAM, Lambda, API Gateway
+  and STS APIs, so the AWS CLI and boto3 make the same calls as against AWS.
   It keeps their state in memory. It does not run container-image functions
-  and does not serve API Gateway stages; `serverless_dl.aws_target` and
-  `serverless_dl.sam_local` supply those data paths.
+  and does not serve API Gateway stages.
 - `LocalRegistry`: Debian's `docker-registry`, a real image registry that
   `docker login`, `docker push` and `docker pull` talk to. It plays the ECR
   registry endpoint (`<account>.dkr.ecr.<region>.amazonaws.com`); Docker
   accepts plain HTTP from registries on 127.0.0.1.
+- `FrontServer`: `serverless_dl.aws_front`, the endpoint every AWS call goes
+  to: moto, with container-image invocations run by the real RIE.
 
-Each runs on a free loopback port, writes its files under the folder it is
-given, and is stopped by whoever started it: `with MotoServer(folder) as moto:`,
-`stop()`, or at the latest when the Python process exits.
+Each runs on a free loopback port and writes its log under the folder it is
+given. `serverless_dl.local_account` starts the three detached, so that they
+outlive a notebook kernel, and stops them; a test can also use one alone:
+`with MotoServer(folder) as moto:` stops it on exit, or at the latest when the
+Python process exits.
 
 Typical use::
 
@@ -28,6 +31,8 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -37,9 +42,14 @@ from serverless_dl.envs import VENVS, aws_tool, clean_environment
 from serverless_dl.rie import EmulatorError, free_port, wait_for_port
 
 START_SECONDS = 30
-MANIFEST_TYPES = (
+# Single-platform image manifests (what Lambda runs), then indexes and lists (which it refuses).
+IMAGE_MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.oci.image.manifest.v1+json",
+)
+INDEX_MANIFEST_TYPES = (
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.index.v1+json",
 )
 
 
@@ -53,6 +63,40 @@ def stop_process_group(process: subprocess.Popen, seconds: float = 10) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def process_start_time(pid: int) -> int | None:
+    """When process `pid` started (clock ticks after boot), or None if it is gone or a zombie.
+
+    A pid and its start time name one process, even after the pid is reused.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
+def stop_detached(pid: int, start_time: int, seconds: float = 10) -> None:
+    """End the session led by process `pid` if it is still the process started at `start_time`.
+
+    SIGTERM, then SIGKILL after `seconds`. The process may belong to another
+    Python process (a notebook kernel that has exited, say); if it is a child
+    of this one, it is reaped.
+    """
+    if process_start_time(pid) != start_time:
+        return
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + seconds
+    while process_start_time(pid) == start_time:
+        if time.monotonic() > deadline:
+            os.killpg(pid, signal.SIGKILL)
+            deadline = float("inf")
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
 
 
 class LocalServiceError(RuntimeError):
@@ -78,10 +122,21 @@ class LocalService:
         raise NotImplementedError
 
     def _environment(self) -> dict[str, str]:
-        return clean_environment()
+        # AWS variables of the caller (a profile, the front's own endpoint) are not theirs.
+        return {name: value for name, value in clean_environment().items()
+                if not name.startswith("AWS_")}  # fmt: skip
 
-    def start(self) -> LocalService:
-        """Start the server and wait until it accepts connections."""
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._process.pid if self._process else None
+
+    def start(self, *, detach: bool = False) -> LocalService:
+        """Start the server and wait until it accepts connections.
+
+        `detach` leaves it running when this Python process exits (the local
+        account stops it by its pid); otherwise it is stopped at exit.
+        """
         if self._process is not None:
             return self
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -97,7 +152,8 @@ class LocalService:
                 env=self._environment(),
                 start_new_session=True,
             )
-        atexit.register(self.stop)
+        if not detach:
+            atexit.register(self.stop)
         try:
             wait_for_port(self.port, START_SECONDS, self._process)
         except EmulatorError as error:
@@ -120,6 +176,10 @@ class LocalService:
             return
         atexit.unregister(self.stop)
         stop_process_group(process)
+
+    def forget(self) -> None:
+        """Leave the server running, no longer stopped by this object (see `start(detach=True)`)."""
+        self._process = None
 
     def __enter__(self):
         return self.start()
@@ -148,15 +208,14 @@ class MotoServer(LocalService):
         return [str(aws_tool("moto_server")), "-H", "127.0.0.1", "-p", str(self.port)]
 
     def _environment(self) -> dict[str, str]:
-        return clean_environment(
-            {
-                # Lambda checks that an image function's ImageUri names an image pushed to ECR,
-                # as AWS does (moto's default accepts any URI).
-                "MOTO_LAMBDA_STUB_ECR": "false",
-                # AWS-managed policies such as AWSLambdaBasicExecutionRole exist, as on AWS.
-                "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
-            }
-        )
+        return {
+            **super()._environment(),
+            # Lambda checks that an image function's ImageUri names an image pushed to ECR,
+            # as AWS does (moto's default accepts any URI).
+            "MOTO_LAMBDA_STUB_ECR": "false",
+            # AWS-managed policies such as AWSLambdaBasicExecutionRole exist, as on AWS.
+            "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+        }
 
 
 @dataclass(frozen=True)
@@ -203,10 +262,13 @@ class LocalRegistry(LocalService):
         return [binary, "serve", str(config)]
 
     def manifest(self, repository: str, reference: str) -> Manifest:
-        """The manifest of `repository:reference` (a tag or a digest)."""
+        """The manifest of `repository:reference` (a tag or a digest), as it was pushed.
+
+        An index is returned as an index, so that a check sees what Lambda would see.
+        """
         request = urllib.request.Request(
             f"http://{self.address}/v2/{repository}/manifests/{reference}",
-            headers={"Accept": ", ".join(MANIFEST_TYPES)},
+            headers={"Accept": ", ".join(IMAGE_MANIFEST_TYPES + INDEX_MANIFEST_TYPES)},
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -219,3 +281,25 @@ class LocalRegistry(LocalService):
             raise LocalServiceError(
                 f"the registry has no image {repository}:{reference} (HTTP {error.code})"
             ) from None
+
+
+class FrontServer(LocalService):
+    """`serverless_dl.aws_front` on 127.0.0.1: moto, with image invocations run by the real RIE."""
+
+    name = "front"
+
+    def __init__(self, folder: str | Path, moto_url: str, registry: str, port: int | None = None):
+        super().__init__(folder, port)
+        self.moto_url = moto_url
+        self.registry = registry
+
+    @property
+    def url(self) -> str:
+        """The endpoint URL of the local account (`AWS_ENDPOINT_URL`)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def _command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "serverless_dl.aws_front", "--port", str(self.port),
+            "--moto", self.moto_url, "--registry", self.registry, "--folder", str(self.folder),
+        ]  # fmt: skip

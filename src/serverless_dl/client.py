@@ -2,12 +2,12 @@
 
 Command line::
 
-    python -m serverless_dl.client IMAGE_URL [--endpoint URL]
+    python -m serverless_dl.client IMAGE_URL [--endpoint URL] [--api-key KEY]
 
 The default endpoint is the emulator's invoke URL on port 8080, where a
 container built from `docker/Dockerfile` answers after
 `docker run -p 8080:8080 clothing-model`. For an API Gateway stage, pass its
-invoke URL plus `/predict`.
+invoke URL plus `/predict`, and its API key with `--api-key`.
 """
 
 from __future__ import annotations
@@ -39,13 +39,17 @@ def image_event(image: Path) -> dict:
     }
 
 
-def predict(image_url: str, endpoint: str = DEFAULT_ENDPOINT, timeout: float = 60) -> dict:
+def predict(
+    image_url: str, endpoint: str = DEFAULT_ENDPOINT, timeout: float = 60, api_key: str = ""
+) -> dict:
     """POST `{"url": image_url}` to `endpoint` and return the prediction.
 
     Works for direct invocations (the emulator's URL) and for API Gateway
-    proxy integrations (whose body is the same JSON document).
+    proxy integrations (whose body is the same JSON document). `api_key` is
+    sent as API Gateway's `x-api-key` header, for a method that requires a key.
     """
-    reply = post_json(endpoint, {"url": image_url}, timeout=timeout)
+    headers = {"x-api-key": api_key} if api_key else {}
+    reply = post_json(endpoint, {"url": image_url}, timeout=timeout, headers=headers)
     try:
         result = reply.json()
     except ValueError:
@@ -69,9 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("image_url", help="http(s) URL of a JPEG or PNG image")
     parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"default: {DEFAULT_ENDPOINT}")
     parser.add_argument("--json", action="store_true", help="print the raw JSON answer")
+    parser.add_argument(
+        "--api-key", default="", help="send this API key as x-api-key (an API Gateway stage)"
+    )
     args = parser.parse_args(argv)
     try:
-        result = predict(args.image_url, args.endpoint)
+        result = predict(args.image_url, args.endpoint, api_key=args.api_key)
     except (PredictionError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -36,6 +36,7 @@ from serverless_dl.client import predict
 from serverless_dl.docker_engine import DockerUnavailable, ensure_engine
 from serverless_dl.imageserver import serve_directory
 from serverless_dl.lambda_local import local_function
+from serverless_dl.local_account import accounts_started_inside
 from serverless_dl.notebooks import (
     DOCKER_LESSONS,
     execute,
@@ -196,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     steps = None
     with stderr_to(log_path):
         try:
-            steps = run_lessons(args.out, short=not args.full)
+            # Lessons 07 and 08 share a local AWS account that outlives them; stop it afterwards.
+            with accounts_started_inside():
+                steps = run_lessons(args.out, short=not args.full)
             steps.append(predict_through_emulator(args.out / "run"))
             figures = lesson_figures(args.out / "run")
         except KeyboardInterrupt:

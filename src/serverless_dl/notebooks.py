@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from serverless_dl.paths import NOTEBOOKS, in_repo
-from serverless_dl.syllabus import LESSONS
+from serverless_dl.syllabus import LESSONS, lesson
 
 KERNEL = "python3"
 CELL_TIMEOUT_SECONDS = 900
@@ -50,6 +50,7 @@ def run_parameters(out_dir: str | Path, short: bool = True) -> dict[str, dict]:
     """
     out = Path(out_dir).resolve()
     models = out / "models"
+    aws = out / "local-aws"
     return {
         "00-last-weeks-model": {
             "short_run": short,
@@ -66,10 +67,13 @@ def run_parameters(out_dir: str | Path, short: bool = True) -> dict[str, dict]:
             "models_dir": str(models),
             "export_path": str(out / "lambda_function.py"),
         },
+        "05-hardening": {"models_dir": str(models), "export_path": str(out / "image_source.py")},
         "06-docker": {"work_dir": str(out / "06-docker")},
-        "07-ecr-lambda": {"work_dir": str(out / "07-ecr-lambda")},
-        "08-api-gateway": {"work_dir": str(out / "08-api-gateway")},
+        # 07 and 08 share one local AWS account, as they would share one AWS account.
+        "07-ecr-lambda": {"work_dir": str(out / "07-ecr-lambda"), "aws_local_dir": str(aws)},
+        "08-api-gateway": {"work_dir": str(out / "08-api-gateway"), "aws_local_dir": str(aws)},
         "09-performance": {"work_dir": str(out / "09-performance")},
+        "10-zip": {"zip_dir": str(out / "10-zip" / "zip"), "work_dir": str(out / "10-zip")},
     }
 
 
@@ -133,6 +137,7 @@ def refresh(name: str) -> None:
     """
     import nbformat
     from nbclient import NotebookClient
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
     path = NOTEBOOKS / f"{name}.ipynb"
     notebook = nbformat.read(path, as_version=4)
@@ -142,6 +147,9 @@ def refresh(name: str) -> None:
         timeout=CELL_TIMEOUT_SECONDS,
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     ).execute()
+    # A cell's output arrives in chunks that split lines at random (%%bash above all);
+    # one stream per run of output reads better and quotes reliably in the written lessons.
+    notebook, _ = CoalesceStreamsPreprocessor().preprocess(notebook, {})
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
     nbformat.write(notebook, path)
@@ -161,9 +169,20 @@ def main(argv: list[str] | None = None) -> int:
         unknown = sorted(set(args.names) - set(known))
         if unknown:
             parser.error(f"unknown lesson(s): {', '.join(unknown)}; known: {', '.join(known)}")
-        for name in args.names or known:
-            print(f"executing {name} ...", flush=True)
-            refresh(name)
+        from serverless_dl.local_account import (
+            DEFAULT_FOLDER,
+            accounts_started_inside,
+            stop_account,
+        )
+
+        names = args.names or known
+        if any(lesson(name).aws for name in names):
+            # Committed outputs of the AWS lessons come from a fresh local account, as in CI.
+            stop_account(DEFAULT_FOLDER)
+        with accounts_started_inside():
+            for name in names:
+                print(f"executing {name} ...", flush=True)
+                refresh(name)
     else:
         for name, parameters in run_parameters(args.out_dir / "run").items():
             prepare(name, args.out_dir / f"{name}.ipynb", parameters)

@@ -104,12 +104,16 @@ class Invocation:
         return self.body.decode("utf-8", errors="replace")
 
 
-def post_json(url: str, payload, timeout: float = 60) -> Invocation:
-    """POST `payload` as JSON to `url` and return the reply, whatever its status."""
+def post_json(
+    url: str, payload, timeout: float = 60, headers: dict[str, str] | None = None
+) -> Invocation:
+    """POST `payload` as JSON to `url` and return the reply, whatever its status.
+
+    `headers` are sent as well (an API key's `x-api-key`, say).
+    """
     data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    request = urllib.request.Request(
-        url, data=data, method="POST", headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    request = urllib.request.Request(url, data=data, method="POST", headers=headers)
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

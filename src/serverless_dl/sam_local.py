@@ -1,4 +1,4 @@
-"""The AWS SAM CLI for lesson 07: lint and build `docker/template.yaml`, and serve its API locally.
+"""The AWS SAM CLI for lesson 08: lint and build `docker/template.yaml`, and serve its API locally.
 
 - `validate()` runs `sam validate --lint` (cfn-lint; needs no AWS account).
 - `build()` runs `sam build`, which builds the function image from the
@@ -41,7 +41,7 @@ import yaml
 
 from serverless_dl import docker_engine
 from serverless_dl.aws_local import stop_process_group
-from serverless_dl.aws_target import AwsTarget
+from serverless_dl.aws_target import function_image_url
 from serverless_dl.envs import aws_tool, clean_environment
 from serverless_dl.lambda_local import ALLOW_LOOPBACK
 from serverless_dl.paths import IMAGES, in_repo
@@ -266,7 +266,7 @@ class LocalApi:
 
 @dataclass
 class Stage:
-    """Where lesson 07 sends requests: a deployed stage on AWS, or `sam local start-api`."""
+    """Where lesson 08 sends requests: a deployed stage on AWS, or `sam local start-api`."""
 
     predict_url: str
     image_url: str
@@ -279,17 +279,17 @@ class Stage:
 
 
 def open_stage(
-    target: AwsTarget, invoke_url: str, built_template: str | Path, image: str, work_dir: str | Path
+    aws_profile: str, invoke_url: str, built_template: str | Path, image: str, work_dir: str | Path
 ) -> Stage:
     """The stage to POST to, and the URL of `image` as the function will fetch it.
 
-    On AWS: the stage's invoke URL, and `image`, which must be a public URL.
-    Locally: `sam local start-api` over the built template, with `image`
-    served beside the function.
+    On AWS (`aws_profile` set): the stage's invoke URL, and `image`, which
+    must be a public URL. For the local account: `sam local start-api` over
+    the built template (moto stores the API but serves no stage URL), with
+    `image` served beside the function.
     """
-    if not target.local:
-        return Stage(predict_url=f"{invoke_url}/predict", image_url=target.public_url(image))
+    if aws_profile:
+        return Stage(f"{invoke_url}/predict", function_image_url(image, aws_profile))
     is_url = urllib.parse.urlsplit(image).scheme in ("http", "https")
     api = LocalApi(built_template, work_dir, IMAGES if is_url else in_repo(image).parent).start()
     return Stage(predict_url=f"{api.url}/predict", image_url=api.url_for(image), local_api=api)
-
