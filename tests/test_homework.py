@@ -7,6 +7,7 @@ Pillow and NumPy in milliseconds.
 
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -17,8 +18,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from PIL import Image
 
+from serverless_dl.bench.report import ONE_VCPU_MB, cost_per_million
 from serverless_dl.clothing import CLASSES
-from serverless_dl.homework import swatches
+from serverless_dl.homework import gateway, swatches
 from serverless_dl.homework.options import (
     LETTERS,
     OptionError,
@@ -28,12 +30,14 @@ from serverless_dl.homework.options import (
 )
 from serverless_dl.homework.page import update_page
 from serverless_dl.homework.questions import (
+    CONTAINER_QUESTION,
     EVENTS,
     MAX_POINTS,
     PIXEL_STEP,
     QUESTION_IDS,
     LearnerIdError,
     homework_for,
+    id_ranges,
     normalise_learner_id,
 )
 from serverless_dl.homework.reference import (
@@ -42,7 +46,9 @@ from serverless_dl.homework.reference import (
     reference_pipeline,
     reference_tflite,
 )
-from serverless_dl.paths import HOMEWORK, MODELS, ROOT
+from serverless_dl.paths import HOMEWORK, LESSONS, MODELS, ROOT
+from serverless_dl.pricing import cost_of
+from serverless_dl.rie import parse_reports
 
 LEARNERS = [f"learner-{number:02d}" for number in range(40)]
 
@@ -245,17 +251,23 @@ def test_a_learner_always_gets_the_same_homework(pipeline):
     assert set(first.correct.values()) <= set(LETTERS)
 
 
+PERSONAL = ("q4", "q5", "q6", "q7", "q8", "q9", "q10")
+
+
 def test_model_questions_are_the_same_for_everybody_and_the_rest_are_personal(pipeline):
     homeworks = [homework_for(learner, pipeline) for learner in LEARNERS]
     for qid in ("q1", "q2", "q3"):
         assert len({h.questions[qid].options for h in homeworks}) == 1
     pixels = {tuple(h.questions["q4"].details.values()) for h in homeworks}
     assert len(pixels) == len(LEARNERS)
-    for qid in ("q5", "q6"):
+    for qid in ("q5", "q7"):
         assert len({h.questions[qid].details["image"] for h in homeworks}) >= len(LEARNERS) // 4
-    assert len({json.dumps(h.questions["q7"].details["event"]) for h in homeworks}) >= 6
+    assert len({json.dumps(h.questions["q6"].details["event"]) for h in homeworks}) >= 6
+    assert len({h.questions["q8"].details["report"] for h in homeworks}) == len(LEARNERS)
+    assert len({h.questions["q9"].details["request"] for h in homeworks}) >= len(LEARNERS) // 2
+    assert len({h.questions["q10"].details["sizing"] for h in homeworks}) == len(LEARNERS)
     for homework in homeworks:
-        assert homework.questions["q5"].details != homework.questions["q6"].details
+        assert homework.questions["q5"].details != homework.questions["q7"].details
 
 
 def test_copied_answers_mostly_miss_another_learners_personal_questions(pipeline):
@@ -263,9 +275,9 @@ def test_copied_answers_mostly_miss_another_learners_personal_questions(pipeline
     matches = sum(
         homework_for(learner, pipeline).correct[qid] == source.correct[qid]
         for learner in LEARNERS
-        for qid in ("q4", "q5", "q6", "q7")
+        for qid in PERSONAL
     )
-    assert matches / (4 * len(LEARNERS)) < 0.5  # chance is 1 in 4
+    assert matches / (len(PERSONAL) * len(LEARNERS)) < 0.5  # chance is 1 in 4
 
 
 def test_the_pixel_question_is_the_reference_pipelines_pixel(pipeline):
@@ -307,29 +319,36 @@ def test_common_preprocessing_mistakes_give_a_wrong_option(pipeline):
 
 def test_the_outputs_asked_about_are_the_models(pipeline):
     homework = homework_for("alice", pipeline)
-    for qid in ("q5", "q6"):
+    for qid in ("q5", "q7"):
         question = homework.questions[qid]
         path = pipeline.image_path(question.details["image"])
         expected = _predict(pipeline, path)
         assert question.options.closest_letter(expected) == homework.correct[qid]
 
 
-def test_the_error_question_offers_four_different_answers_of_the_course_handler(pipeline):
+def test_the_guard_question_offers_four_different_answers_of_the_course_handler(pipeline):
     answers = [pipeline.handler_answer(event) for event in EVENTS]
     assert all(answer.split(":")[0] in {"400", "403"} for answer in answers), answers
     for learner in LEARNERS[:10]:
         homework = homework_for(learner, pipeline)
-        question = homework.questions["q7"]
+        question = homework.questions["q6"]
         labels = question.options.labels()
         assert len(set(labels)) == len(LETTERS)
         mine = pipeline.handler_answer(question.details["event"])
-        assert labels[LETTERS.index(homework.correct["q7"])] == mine
+        assert labels[LETTERS.index(homework.correct["q6"])] == mine
 
 
-def test_the_metadata_service_is_refused_as_in_lesson_04(pipeline):
-    answer = pipeline.handler_answer({"url": "http://169.254.169.254/latest/meta-data/"})
-    assert answer.startswith("403: ") and "169.254.169.254" in answer
+def test_the_metadata_service_is_refused_in_all_its_disguises_as_in_lesson_05(pipeline):
+    for host in ("169.254.169.254", "2852039166", "0251.0376.0251.0376"):
+        answer = pipeline.handler_answer({"url": f"http://{host}/latest/meta-data/"})
+        assert answer == "403: the URL points to a non-public address (169.254.169.254)"
     assert pipeline.handler_answer({}) == "400: missing 'url'"
+
+
+def test_the_guard_question_never_asks_about_loopback_which_local_runs_allow(pipeline):
+    urls = [event["url"] for event in EVENTS if isinstance(event, dict) and "url" in event]
+    refused = [pipeline.handler_answer({"url": url}) for url in urls]
+    assert not [answer for answer in refused if "127." in answer or "(::1)" in answer]
 
 
 def test_rendered_questions_show_every_option_and_no_answer(pipeline):
@@ -340,6 +359,108 @@ def test_rendered_questions_show_every_option_and_no_answer(pipeline):
         for label in question.options.labels():
             assert label in text
     assert "correct" not in text.lower()
+
+
+# --- Later lessons: the bill, the API, memory ----------------------------------------------
+
+
+def _wrong_or_far(options, value, correct):
+    """True when `value` is closest to another option than `correct`, or to none."""
+    try:
+        return options.closest_letter(value) != correct
+    except OptionError:
+        return True
+
+
+def test_the_report_line_parses_and_its_bill_is_the_pricing_modules(pipeline):
+    for learner in LEARNERS:
+        homework = homework_for(learner, pipeline)
+        question, correct = homework.questions["q8"], homework.correct["q8"]
+        bill = question.details["bill"]
+        (report,) = parse_reports(question.details["report"])
+        assert report["Billed Duration"] == bill.billed_ms == math.ceil(report["Duration"])
+        assert report["Max Memory Used"] < report["Memory Size"] == bill.memory_mb
+        estimate = cost_of(bill.requests, bill.billed_ms, bill.memory_mb, bill.architecture)
+        assert question.options.values[LETTERS.index(correct)] == estimate.total_usd
+        assert f"{bill.requests:,}" in question.text and bill.architecture in question.text
+
+
+def test_the_usual_billing_mistakes_pick_a_wrong_option(pipeline):
+    for learner in LEARNERS:
+        homework = homework_for(learner, pipeline)
+        question, correct = homework.questions["q8"], homework.correct["q8"]
+        bill = question.details["bill"]
+        other = "arm64" if bill.architecture == "x86_64" else "x86_64"
+        right = cost_of(bill.requests, bill.billed_ms, bill.memory_mb, bill.architecture)
+        mistakes = [
+            right.duration_usd,  # no request charge
+            right.requests_usd + right.duration_usd * bill.max_memory_used_mb / bill.memory_mb,
+            cost_of(bill.requests, bill.billed_ms, bill.memory_mb, other).total_usd,
+        ]
+        assert all(_wrong_or_far(question.options, m, correct) for m in mistakes), learner
+
+
+def test_the_memory_question_is_lesson_09s_estimate_and_its_mistakes_miss(pipeline):
+    for learner in LEARNERS:
+        homework = homework_for(learner, pipeline)
+        question, correct = homework.questions["q10"], homework.correct["q10"]
+        sizing = question.details["sizing"]
+        right = cost_per_million(sizing.measured_ms, sizing.memory_mb)
+        assert question.options.values[LETTERS.index(correct)] == right
+        # The other side of 1,769 MB's rule: no stretch below it, a shrink above it.
+        below = sizing.memory_mb < ONE_VCPU_MB
+        wrong_ms = sizing.measured_ms * (1 if below else ONE_VCPU_MB / sizing.memory_mb)
+        mistakes = [
+            cost_of(1_000_000, math.ceil(wrong_ms), sizing.memory_mb).total_usd,
+            right - 0.20,  # no request charge
+        ]
+        assert all(_wrong_or_far(question.options, m, correct) for m in mistakes), learner
+
+
+def test_the_api_is_the_one_lesson_08_builds():
+    api = gateway.lesson_api()
+    assert (api.stage, api.method, api.path) == ("prod", "POST", "/predict")
+    assert (api.rate_limit, api.burst_limit, api.quota) == (5, 10, 10_000)
+    lesson = " ".join((LESSONS / "08-api-gateway.md").read_text().split())  # lines rewrap
+    assert gateway.FORBIDDEN in lesson and gateway.MISSING_TOKEN in lesson
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "key", "count", "at_once", "expected"),
+    [
+        ("POST", "/prod/predict", gateway.NO_KEY, 1, 1, gateway.FORBIDDEN),
+        ("POST", "/prod/predict", gateway.UNKNOWN_KEY, 1, 1, gateway.FORBIDDEN),
+        ("GET", "/prod/predict", gateway.VALID_KEY, 1, 1, gateway.MISSING_TOKEN),
+        ("GET", "/prod/predict", gateway.NO_KEY, 1, 1, gateway.MISSING_TOKEN),  # route first
+        ("POST", "/prod/predicts", gateway.VALID_KEY, 1, 1, gateway.MISSING_TOKEN),
+        ("POST", "/prod/predict", gateway.VALID_KEY, 10_001, 1, gateway.LIMIT_EXCEEDED),
+        ("POST", "/prod/predict", gateway.VALID_KEY, 10_000, 1, gateway.FUNCTION_ANSWER),
+        ("POST", "/prod/predict", gateway.VALID_KEY, 5, 11, gateway.TOO_MANY_REQUESTS),
+        ("POST", "/prod/predict", gateway.VALID_KEY, 5, 10, gateway.FUNCTION_ANSWER),
+    ],
+)
+def test_api_gateway_checks_route_then_key_then_usage_plan(
+    method, path, key, count, at_once, expected
+):
+    request = gateway.GatewayRequest(method, path, key, count, at_once)
+    assert gateway.gateway_answer(request, gateway.lesson_api()) == expected
+
+
+def test_every_api_gateway_answer_is_some_learners_and_the_options_show_it(pipeline):
+    seen = set()
+    for learner in LEARNERS:
+        homework = homework_for(learner, pipeline)
+        question = homework.questions["q9"]
+        answer = gateway.gateway_answer(question.details["gateway_request"], gateway.lesson_api())
+        assert question.options.labels()[LETTERS.index(homework.correct["q9"])] == answer
+        assert len(set(question.options.labels())) == len(LETTERS)
+        seen.add(answer)
+    assert seen == set(gateway.ANSWERS)
+
+
+def test_question_id_ranges_are_shortened():
+    assert id_ranges(["q1", "q2", "q3", "q4", "q5", "q7", "q8", "q10"]) == "q1-q5, q7, q8, q10"
+    assert id_ranges(["q2"]) == "q2"
 
 
 # --- The questions page ---------------------------------------------------------------------
@@ -353,7 +474,7 @@ def test_the_page_and_the_starter_are_linked():
     readme = (ROOT / "README.md").read_text()
     assert "homework/README.md" in readme
     page = (HOMEWORK / "README.md").read_text()
-    for name in ("homework.ipynb", "answers.yaml", "Dockerfile.base"):
+    for name in ("homework.ipynb", "answers.yaml", "Dockerfile.base", "Dockerfile"):
         assert name in page and (HOMEWORK / name).is_file()
 
 
@@ -364,10 +485,13 @@ def test_the_starter_notebook_follows_the_lesson_layout():
     tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
     assert 'learner_id = ""' in tagged[0].source and "answers_file" in tagged[0].source
+    assert "run_container = False" in tagged[0].source
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert all(not cell.outputs for cell in code), "commit the starter without outputs"
     for qid in QUESTION_IDS:
-        assert any(f'answers["{qid}"] = None' in cell.source for cell in code)
+        if qid != CONTAINER_QUESTION:  # answered by the recorded container run
+            assert any(f'answers["{qid}"] = None' in cell.source for cell in code)
+    assert any('answers["q7"] = record_container_run(' in cell.source for cell in code)
     assert notebook.cells[-1].source.startswith("## What we learned")
 
 

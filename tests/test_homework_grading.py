@@ -179,8 +179,8 @@ QUESTION_PROBLEMS = {
     "yes": ("yes", "q2", "yes/no value"),
     "a list": ("[1, 2]", "q3", "not a list"),
     "not a number": (".nan", "q4", "not a finite number"),
-    "a number for q7": ("3", "q7", "q7 takes an option letter"),
-    "text for q7": ("'403: refused'", "q7", "is not an option letter"),
+    "a number for q6": ("3", "q6", "q6 takes an option letter"),
+    "text for q9": ("'403: refused'", "q9", "is not an option letter"),
 }
 
 
@@ -200,15 +200,19 @@ def test_a_bad_answer_voids_only_its_question_with_a_reason(case, tmp_path):
 
 def test_unknown_and_repeated_question_ids_are_reported(tmp_path):
     answers = correct_letters("alice")
-    text = "learner_id: alice\nanswers:\n" + "".join(f"  {k}: {v}\n" for k, v in answers.items())
-    text += f"  q9: A\n  Q1: B\n  q5: {answers['q5']}\n"
-    grade = grade_file(write_yaml(tmp_path, "a.yaml", text))
+    lines = ["learner_id: alice", "answers:", *(f"  {k}: {v}" for k, v in answers.items())]
+    lines += ["  q11: A", "  Q1: B", f"  q5: {answers['q5']}"]
+    grade = grade_file(write_yaml(tmp_path, "a.yaml", "\n".join(lines) + "\n"))
+    first, again = lines.index(f"  q5: {answers['q5']}") + 1, len(lines)
     assert grade.results["q5"].status == INVALID
-    assert "answered more than once (lines 7, 12)" in grade.results["q5"].message
-    assert any("unknown question id 'q9'" in note for note in grade.notes)
+    assert f"answered more than once (lines {first}, {again})" in grade.results["q5"].message
+    assert any(
+        "unknown question id 'q11' ignored (the questions are q1-q10)" in note
+        for note in grade.notes
+    )
     assert any("unknown question id 'Q1'" in note for note in grade.notes)
     assert grade.total == MAX_POINTS - 1
-    assert "note: unknown question id 'q9'" in format_grade(grade)
+    assert "note: unknown question id 'q11'" in format_grade(grade)
 
 
 # --- Notebooks ------------------------------------------------------------------------------

@@ -3,9 +3,12 @@
 - `swatches`: the synthetic images (striped or dotted fabric swatches).
 - `train`: trains the homework model (`make homework-model`).
 - `convert`, `reference`: the TensorFlow-free reference pipeline behind every expected answer.
-- `options`, `questions`: the personalised questions and their options.
+- `options`, `questions`: the personalised questions and their options;
+  `costs` (q8, q10) and `gateway` (q9) draw and answer the questions on the later lessons.
 - `submissions`, `grading`: reading answers files and notebooks, grading them.
-- `containers`: the homework base image the learner's function builds on.
+- `containers`: the homework base image and the learner's function image built on it.
+- `container_run`: the container run a notebook records, and the grader's check of the
+  exported handler under the Lambda emulator, without Docker.
 - `page`: the generated part of homework/README.md (`make homework-page`).
 
 The starter notebook needs only the names imported here.

@@ -4,6 +4,7 @@
     python -m serverless_dl.homework grade [ANSWERS.yaml | NOTEBOOK.ipynb] [--time-limit S]
     python -m serverless_dl.homework grade-all FOLDER [--csv FILE] [--json FILE] [--time-limit S]
     python -m serverless_dl.homework page [--check]
+    python -m serverless_dl.homework record-solution    # maintainers; needs Docker
 
 `grade` and `grade-all` exit with 0 whenever they printed a grade, including
 0 points for a file that could not be read; 2 means the grader itself could
@@ -19,6 +20,8 @@ from pathlib import Path
 
 # One-line argument errors, as every command of the course prints them.
 from serverless_dl.cli import OneLineErrorParser
+from serverless_dl.docker_engine import DockerUnavailable
+from serverless_dl.homework.container_run import REFERENCE_SOLUTION, record_solution
 from serverless_dl.homework.grading import (
     format_grade,
     grade_file,
@@ -70,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     grade_all.add_argument("--time-limit", type=_positive, default=DEFAULT_TIME_LIMIT, metavar="S")
     page = commands.add_parser("page", help=f"regenerate the generated part of {_shown(PAGE)}")
     page.add_argument("--check", action="store_true", help="only say whether it is current")
+    commands.add_parser(
+        "record-solution",
+        help=f"run {_shown(REFERENCE_SOLUTION)} with Docker and keep its container record",
+    )
     return parser
 
 
@@ -111,13 +118,22 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif args.command == "grade-all":
             return _grade_all(args)
+        elif args.command == "record-solution":
+            record = record_solution()
+            print(f"recorded in {_shown(REFERENCE_SOLUTION)}: {record}")
         else:
             current = update_page(check=args.check)
             if args.check and not current:
                 print(f"{_shown(PAGE)} is out of date; run `make homework-page`", file=sys.stderr)
                 return 1
             print(f"{_shown(PAGE)} is up to date" if current else f"updated {_shown(PAGE)}")
-    except (LearnerIdError, ReferenceUnavailable, SubmissionError, PageError) as error:
+    except (
+        LearnerIdError,
+        ReferenceUnavailable,
+        SubmissionError,
+        PageError,
+        DockerUnavailable,
+    ) as error:
         parser.exit(2, f"{PROG}: error: {error}\n")
     except KeyboardInterrupt:
         parser.exit(130, "interrupted\n")

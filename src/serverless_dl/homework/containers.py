@@ -1,12 +1,18 @@
-"""The homework's container images: the base image the course provides, built locally.
+"""The homework's container images: the base image the course provides, and the learner's.
 
 `build_base_image(model)` lays out a build context with the learner's
 converted model and the classic Lambda requirements, then builds
 `homework/Dockerfile.base` FROM `public.ecr.aws/lambda/python:3.11` (AWS's
-image, or the course's offline stand-in: `make docker-base`). The learner's
-own function image starts FROM the result and adds a handler; it runs with
-`serverless_dl.lambda_base.start_function`, behind the image's own Runtime
-Interface Emulator.
+image, or the course's offline stand-in: `make docker-base`).
+
+The learner's function image starts FROM the result: `homework/Dockerfile`
+(a template with TODOs) adds the handler exported from the homework notebook
+(`homework/lambda_function.py`) and the course's guarded download,
+`image_source.py`, which the handler imports as lesson 04's does.
+`prepare_function_folder` lays out that build context; the grader uses the
+same folder, with the model, as a task root for the Runtime Interface
+Emulator. The image runs with `serverless_dl.lambda_base.start_function`,
+behind its own emulator.
 """
 
 from __future__ import annotations
@@ -16,15 +22,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 from serverless_dl import docker_engine, lambda_base
+from serverless_dl.handler_modules import IMAGE_SOURCE
 from serverless_dl.paths import BUILD, HOMEWORK, REQUIREMENTS, ROOT
 
-BASE_TAG = "serverless-dl-homework-base"
+BASE_TAG = "serverless-dl-homework-base:python3.11"
 BASE_DOCKERFILE = HOMEWORK / "Dockerfile.base"
 BASE_PYTHON = "3.11"
 BASE_CONTEXT = BUILD / "homework" / "base"
 MODEL_NAME = "homework-model.tflite"
 # Local runs fetch images from 127.0.0.1, which the hardened handler refuses unless told.
 LOCAL_TEST_ENV = {"ALLOW_LOOPBACK_URLS": "1"}
+
+HANDLER_NAME = "lambda_function.py"
+HOMEWORK_HANDLER = HOMEWORK / HANDLER_NAME  # written by `make export-homework`
+FUNCTION_DOCKERFILE = HOMEWORK / "Dockerfile"
+FUNCTION_TAG = "serverless-dl-homework-function"
+FUNCTION_CONTEXT = BUILD / "homework" / "function"
+# The course's files a homework handler imports: lesson 05's guarded download.
+COURSE_MODULES = (IMAGE_SOURCE,)
 
 
 def prepare_base_context(model: str | Path, folder: str | Path = BASE_CONTEXT) -> Path:
@@ -36,11 +51,17 @@ def prepare_base_context(model: str | Path, folder: str | Path = BASE_CONTEXT) -
     return folder
 
 
-def build_command(folder: str | Path = BASE_CONTEXT, tag: str = BASE_TAG) -> str:
-    """The `docker build` command for the base image, as typed in the repository root."""
-    folder = Path(folder).resolve()
-    shown = folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder
-    return f"docker build -f {BASE_DOCKERFILE.relative_to(ROOT)} -t {tag} {shown}"
+def _shown(path: str | Path) -> Path:
+    """`path` as typed in the repository root."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def build_command(
+    folder: str | Path = BASE_CONTEXT, tag: str = BASE_TAG, dockerfile: str | Path = BASE_DOCKERFILE
+) -> str:
+    """The `docker build` command for an image of the homework, as typed in the repository root."""
+    return f"docker build -f {_shown(dockerfile)} -t {tag} {_shown(folder)}"
 
 
 def build_base_image(
@@ -60,4 +81,39 @@ def build_base_image(
     context = prepare_base_context(model, folder)
     log(f"$ {build_command(context, tag)}")
     docker_engine.build_image(context, tag, dockerfile=BASE_DOCKERFILE, timeout=1800)
+    return tag
+
+
+def prepare_function_folder(
+    handler: str | Path = HOMEWORK_HANDLER, folder: str | Path = FUNCTION_CONTEXT
+) -> Path:
+    """Copy the exported `handler` and the course modules it imports into `folder`."""
+    handler, folder = Path(handler), Path(folder)
+    if not handler.is_file():
+        raise FileNotFoundError(
+            f"{_shown(handler)} does not exist: save the notebook, then export your handler "
+            "with `make export-homework`"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(handler, folder / HANDLER_NAME)
+    for module in COURSE_MODULES:
+        shutil.copyfile(module, folder / module.name)
+    return folder
+
+
+def build_function_image(
+    handler: str | Path = HOMEWORK_HANDLER,
+    dockerfile: str | Path = FUNCTION_DOCKERFILE,
+    *,
+    tag: str = FUNCTION_TAG,
+    folder: str | Path = FUNCTION_CONTEXT,
+    log: Callable[[str], None] = print,
+) -> str:
+    """Build the function image from `dockerfile` with `handler` in its context; return its tag.
+
+    The base image must exist (`build_base_image`); the Dockerfile starts FROM it.
+    """
+    context = prepare_function_folder(handler, folder)
+    log(f"$ {build_command(context, tag, dockerfile)}")
+    docker_engine.build_image(context, tag, dockerfile=dockerfile, timeout=600)
     return tag

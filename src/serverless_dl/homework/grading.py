@@ -6,6 +6,12 @@ TensorFlow-free reference pipeline (`homework_for`), then compares. A learner
 gets, per question, right or wrong with a one-line hint that points at the
 method, never at the answer; an instructor grades a folder into a CSV file
 and a JSON report.
+
+The container question (q7) of a notebook takes its value from the run the
+learner recorded, and scores only if the handler exported from the notebook,
+served by the Lambda emulator without Docker, lands on the same option
+(`container_run`). An answers file has no handler to check: its value counts
+alone.
 """
 
 from __future__ import annotations
@@ -16,9 +22,17 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from serverless_dl.homework.container_run import CheckUnavailable, check_handler, record_problem
 from serverless_dl.homework.options import OptionError
-from serverless_dl.homework.questions import MAX_POINTS, POINTS, QUESTION_IDS, homework_for
-from serverless_dl.homework.reference import ReferencePipeline
+from serverless_dl.homework.questions import (
+    CONTAINER_QUESTION,
+    MAX_POINTS,
+    POINTS,
+    QUESTION_IDS,
+    Question,
+    homework_for,
+)
+from serverless_dl.homework.reference import ReferencePipeline, reference_pipeline
 from serverless_dl.homework.submissions import (
     ANSWERS_FILE_SUFFIXES,
     DEFAULT_TIME_LIMIT,
@@ -70,29 +84,73 @@ def grade_answers(
     answers: Answers, submission: str, pipeline: ReferencePipeline | None = None
 ) -> Grade:
     """Compare a learner's answers with the correct options of their own questions."""
+    pipeline = pipeline or reference_pipeline()
     homework = homework_for(answers.learner_id, pipeline)
     grade = Grade(submission, answers.learner_id, notes=list(answers.notes))
     for qid, question in homework.questions.items():
+        topic, raw = question.topic, answers.answers.get(qid)
         if qid in answers.problems:
             grade.results[qid] = QuestionResult(
-                qid, question.topic, INVALID, 0, message=answers.problems[qid]
+                qid, topic, INVALID, 0, message=answers.problems[qid]
             )
             continue
-        topic, raw = question.topic, answers.answers.get(qid)
+        recorded = qid == CONTAINER_QUESTION and answers.notebook is not None and raw is None
+        if recorded:
+            raw, problem = _recorded_score(answers, question)
+            if problem:
+                status = UNANSWERED if answers.recorded_run is None else INVALID
+                grade.results[qid] = QuestionResult(qid, topic, status, 0, message=problem)
+                continue
         try:
             letter = choice_letter(question, raw)
         except OptionError as error:
             grade.results[qid] = QuestionResult(qid, topic, INVALID, 0, message=str(error))
             continue
         written = None if letter is None or str(raw).strip().upper() == letter else str(raw)
+        if recorded:
+            written = f"{written} (your recorded container run)"
         if letter is None:
             grade.results[qid] = QuestionResult(qid, topic, UNANSWERED, 0)
-        elif letter == homework.correct[qid]:
-            grade.results[qid] = QuestionResult(qid, topic, RIGHT, POINTS[qid], letter, written)
-        else:
+        elif letter != homework.correct[qid]:
             result = QuestionResult(qid, topic, WRONG, 0, letter, written, question.hint)
             grade.results[qid] = result
+        elif problem := _handler_problem(answers, question, letter, pipeline, grade.notes):
+            grade.results[qid] = QuestionResult(qid, topic, INVALID, 0, letter, written, problem)
+        else:
+            grade.results[qid] = QuestionResult(qid, topic, RIGHT, POINTS[qid], letter, written)
     return grade
+
+
+def _recorded_score(answers: Answers, question: Question) -> tuple[float | None, str | None]:
+    """The container question's value from the run a notebook recorded, or why it has none."""
+    problem = record_problem(answers.recorded_run, answers.learner_id, question.details["image"])
+    return (None, problem) if problem else (answers.recorded_run["score"], None)
+
+
+def _handler_problem(
+    answers: Answers, question: Question, letter: str, pipeline: ReferencePipeline, notes: list
+) -> str | None:
+    """Why a right container answer of a notebook does not count: its handler disagrees."""
+    if question.id != CONTAINER_QUESTION or answers.notebook is None:
+        return None
+    image = question.details["image"]
+    try:
+        check = check_handler(answers.notebook, image, pipeline)
+    except CheckUnavailable as error:
+        notes.append(f"{question.id}: your exported handler could not be checked here ({error})")
+        return None
+    if check.problem:
+        return check.problem
+    try:
+        agrees = question.options.closest_letter(check.score) == letter
+    except OptionError:
+        agrees = False
+    if agrees:
+        return None
+    return (
+        f"under the Lambda emulator your exported handler answers {check.score:.4f} for "
+        f"{image}, another option than your recorded container run"
+    )
 
 
 def grade_file(
@@ -117,15 +175,16 @@ def format_grade(grade: Grade) -> str:
         return f"{grade.submission}: {grade.total}/{grade.max_points} · {grade.problem}"
     lines = [f"Grading {grade.submission} for learner {grade.learner_id!r}"]
     width = max(len(status) for status in (RIGHT, WRONG, UNANSWERED, INVALID))
+    id_width = max(len(qid) for qid in QUESTION_IDS)
     for qid, result in grade.results.items():
-        line = f"  {qid}  {result.status:<{width}}  {result.topic}"
+        line = f"  {qid:<{id_width}}  {result.status:<{width}}  {result.topic}"
         if result.chosen:
             line += (
                 f": {result.answer} -> {result.chosen}" if result.answer else f": {result.chosen}"
             )
         if result.status == WRONG:
             line += f". Hint: {result.message}"
-        elif result.status == INVALID:
+        elif result.message:  # why it is invalid, or why there is no answer
             line += f": {result.message}"
         lines.append(line)
     lines += [f"  note: {note}" for note in grade.notes]

@@ -43,8 +43,11 @@ def generated_section() -> str:
                 shown = shown.rstrip("0").rstrip(".")
             places = "decimal" if options.decimals == 1 else "decimals"
             kind = f"numbers {shown}{unit} apart, shown with {options.decimals} {places}"
+            if options.unit == "USD":  # the step follows each learner's own amount
+                kind = f"amounts in USD about a tenth of the answer apart ({shown} for `example`), "
+                kind += f"shown with {options.decimals} {places}"
         else:
-            kind = "answers of the course's handler"
+            kind = question.options.kind
         rows.append(f"| {question.id} | {question.topic} | {question.points} | {kind} |")
     facts = [
         f"- {len(QUESTION_IDS)} questions, {MAX_POINTS} points in all, "

@@ -1,17 +1,19 @@
 """The homework questions, personalised per learner, with options computed from the answers.
 
-Seven multiple-choice questions in the spirit of the anchor course's
-homework, each on a value that is the same on any machine with the pinned
-versions: q1-q3 are about the model and the same for everybody; q4-q7 ask
-about an image, a pixel, a channel and an event that follow from the
-learner's id, so answers cannot be copied from someone else.
+Ten multiple-choice questions, one or two per lesson from 02 to 09, each on a
+value that is the same on any machine with the pinned versions: q1-q3 are
+about the model and the same for everybody; the others ask about an image, a
+pixel, an event, a REPORT line, a request or a memory size that follow from
+the learner's id, so answers cannot be copied from someone else.
 
 Every choice comes from a SHA-256 hash of the learner id and the purpose
 (`_draw`), not from a random generator whose stream could change between
 library versions: the same id gives the same homework forever.
 
-Every correct value is computed by `ReferencePipeline`; nothing here is typed
-in by hand except the questions themselves.
+Every correct value is computed by the course's own code: the model answers
+by `ReferencePipeline`, the handler's answers by the course's guarded handler,
+costs by `serverless_dl.pricing`, API Gateway's answers from lesson 08's
+template (`gateway`). Nothing here is typed in by hand except the questions.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from serverless_dl.homework import costs, gateway
 from serverless_dl.homework.options import (
     LETTERS,
     NumericOptions,
@@ -36,7 +39,8 @@ from serverless_dl.homework.reference import ReferencePipeline, reference_pipeli
 from serverless_dl.homework.swatches import pool_entries
 
 SALT = "serverless-dl-homework/v1"
-QUESTION_IDS = ("q1", "q2", "q3", "q4", "q5", "q6", "q7")
+QUESTION_IDS = tuple(f"q{number}" for number in range(1, 11))
+CONTAINER_QUESTION = "q7"  # its value comes from the learner's own container run
 POINTS = dict.fromkeys(QUESTION_IDS, 1)
 MAX_POINTS = sum(POINTS.values())
 CHANNELS = ("red", "green", "blue")
@@ -46,8 +50,9 @@ MISTAKE_MARGIN = 0.75  # a common mistake must land at least this many steps fro
 PIXEL_ATTEMPTS = 5000
 _LEARNER_ID = re.compile(r"[a-z0-9][a-z0-9._@+-]{0,63}")
 
-# Events for q7. The course's handler refuses each without any network traffic,
-# so its answer is the same on every machine (no loopback: local runs allow it).
+# Events for q6. The course's guarded handler refuses each without any network traffic
+# (IP literals need no DNS), so its answer is the same on every machine. No loopback
+# addresses: local runs allow them (ALLOW_LOOPBACK_URLS), deployments do not.
 EVENTS = (
     {},
     {"url": ""},
@@ -60,6 +65,12 @@ EVENTS = (
     {"url": "http://192.168.1.20/swatch.jpg"},
     {"url": "http://0.0.0.0/swatch.jpg"},
     {"url": "http://[fd00::7]/swatch.jpg"},
+    {"url": "http://2852039166/latest/meta-data/"},
+    {"url": "http://0251.0376.0251.0376/latest/meta-data/"},
+    {"url": "http://[::ffff:169.254.169.254]/latest/meta-data/"},
+    {"url": "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/"},
+    {"url": "http://100.64.0.1/swatch.jpg"},
+    {"url": "gopher://10.0.0.8:70/_stats"},
     ["http://images.example.com/swatch.jpg"],
     {
         "httpMethod": "POST",
@@ -83,8 +94,11 @@ TOPICS = {
     "q3": "Target size",
     "q4": "A pixel after preprocessing",
     "q5": "Output for an image fetched by URL",
-    "q6": "Your function in a container",
-    "q7": "The handler's error response",
+    "q6": "The guarded handler's answer",
+    "q7": "Your function in a container",
+    "q8": "The bill from a REPORT line",
+    "q9": "API Gateway's answer",
+    "q10": "Memory, CPU and cost",
 }
 
 TEXTS = {
@@ -102,13 +116,27 @@ TEXTS = {
     "q5": "Fetch {image} by URL (the starter notebook serves homework/images/ on 127.0.0.1), "
     "prepare it as in q4 and run your TFLite model on it. What is the model's output, the "
     "probability that the swatch is dotted?",
-    "q6": "Build the homework base image (homework/Dockerfile.base, with your converted model), "
-    "build your function image FROM it with your handler, run it through its Runtime Interface "
-    'Emulator and invoke it with {{"url": ...}} pointing at {image}. Which model output does '
-    "your function return?",
-    "q7": "Invoke your function with the event below. Which answer (HTTP status and error "
-    "message) does the course's hardened handler from lesson 04 give? Yours should give the "
-    "same.",
+    "q6": "A caller sends the event below to the course's guarded handler "
+    "(docker/lambda_function.py with lesson 05's docker/image_source.py). Which answer (HTTP "
+    "status and error message) does it give? Work it out from lesson 05's guards, or send it "
+    "the event; your own function, which uses the same guards, gives the same answer.",
+    "q7": "Write your handler in the homework notebook's cells tagged export (the skeleton's "
+    "TODOs), export it to homework/lambda_function.py, build the homework base image "
+    "(homework/Dockerfile.base, with your converted model) and your function image FROM it "
+    "(homework/Dockerfile, its TODOs done), run it through its Runtime Interface Emulator and "
+    'invoke it with {{"url": ...}} pointing at {image}. Which score does your function '
+    "return (the model's output, the probability of dots)?",
+    "q8": "Your function logged the REPORT line below for one warm request. What do {requests:,} "
+    "such requests cost, in US dollars, on {architecture} at Lambda's on-demand prices in "
+    "src/serverless_dl/pricing.py (us-east-1, no free tier)? Lambda bills every request, plus "
+    "the billed duration times the configured memory in GB-seconds.",
+    "q9": "Your API is lesson 08's (docker/template.yaml): {api}. What does the caller get "
+    "back for the request below?",
+    "q10": "A prediction takes {measured_ms:.1f} ms on one full vCPU, measured as in lesson 09. "
+    "Lambda gives a function CPU in proportion to its memory, a full vCPU at {one_vcpu_mb:,} MB, "
+    "and bills each request's duration rounded up to the next millisecond. What do a million "
+    "warm predictions cost, in US dollars, with {memory_mb:,} MB of memory (x86_64, the prices "
+    "in src/serverless_dl/pricing.py, no free tier)?",
 }
 
 HINTS = {
@@ -120,10 +148,16 @@ HINTS = {
     "q4": "resize with Image.NEAREST to the model's input size before dividing by 255; "
     "x[0, row, column, channel] with red=0, green=1, blue=2",
     "q5": "preprocess as in q4, then set_tensor, invoke and get_tensor(output index)[0][0]",
-    "q6": 'invoke the container\'s emulator with {"url": ...}; run it with '
-    "ALLOW_LOOPBACK_URLS=1 so it may fetch from 127.0.0.1",
-    "q7": "send exactly the event shown; lesson 04's handler answers "
-    '{"error": {"status": ..., "message": ...}}',
+    "q6": "follow the event through lesson 05's checks in order (event shape, URL text, scheme, "
+    "host, resolved address); the first check that fails gives the answer",
+    "q7": "your container's score for your q7 image, recorded by the q7 cells with "
+    "run_container = True; preprocess as in q4 inside the handler",
+    "q8": "requests x price per request + requests x Billed Duration in seconds x Memory Size "
+    "in GB (MB / 1024) x price per GB-second of that architecture; pricing.cost_of does it",
+    "q9": "API Gateway checks the route (method, stage, path) first, then the API key, then "
+    "the usage plan's quota and throttle; only then does it call the function",
+    "q10": "below the memory of a full vCPU the duration grows by that memory / yours, above "
+    "it stays as measured; round up to whole ms, then add the request charge",
 }
 
 
@@ -159,9 +193,10 @@ def _draw(learner_id: str, purpose: str, attempt: int = 0) -> int:
 
 @dataclass(frozen=True)
 class ChoiceOptions:
-    """Four answers given as text (q7), in alphabetical order."""
+    """Four answers given as text (q6, q9), in alphabetical order; `kind` says whose answers."""
 
     values: tuple[str, ...]
+    kind: str
 
     def shown(self, index: int) -> str:
         """Option `index` as the learner sees it."""
@@ -200,6 +235,11 @@ class Question:
         lines += textwrap.wrap(self.text, width, initial_indent="  ", subsequent_indent="  ")
         if "event" in self.details:
             lines.append(f"  event: {json.dumps(self.details['event'])}")
+        if "report" in self.details:
+            lines.append(f"  {self.details['report']}")
+        if "request" in self.details:
+            request = f"request: {self.details['request']}"
+            lines += textwrap.wrap(request, width, initial_indent="  ", subsequent_indent="    ")
         labels = [
             f"{letter}) {label}"
             for letter, label in zip(LETTERS, self.options.labels(), strict=True)
@@ -222,14 +262,30 @@ class Homework:
 
     def render(self) -> str:
         """All questions as text, with the rule for answering."""
+        numeric = [qid for qid, question in self.questions.items() if question.numeric]
         header = (
             f"Homework for learner {self.learner_id!r}: {len(self.questions)} questions, "
             f"{MAX_POINTS} points. Answer each in homework/answers.yaml with the letter of "
-            "the closest option (A-D), or with the value you computed for q1-q6."
+            f"the closest option (A-D), or with the value you computed for {id_ranges(numeric)}."
         )
         body = [textwrap.fill(header, 88)]
         body += [question.render() for question in self.questions.values()]
         return "\n\n".join(body)
+
+
+def id_ranges(ids: list[str]) -> str:
+    """Question ids with runs shortened: q1, q2, q3, q5 -> `q1-q3, q5`."""
+    numbers = [int(qid[1:]) for qid in ids]
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    parts = [
+        f"q{run[0]}-q{run[-1]}" if len(run) > 2 else ", ".join(f"q{n}" for n in run) for run in runs
+    ]
+    return ", ".join(parts)
 
 
 def _pool_names() -> list[str]:
@@ -282,12 +338,13 @@ def _event_answers(pipeline: ReferencePipeline) -> tuple[str, ...]:
     return tuple(pipeline.handler_answer(event) for event in EVENTS)
 
 
-def _error_question(learner_id: str, pipeline: ReferencePipeline) -> tuple[Question, str]:
-    answers = _event_answers(pipeline)
-    mine = _draw(learner_id, "q7-event") % len(EVENTS)
+def choice_options(
+    learner_id: str, qid: str, answers: list[str], mine: int, kind: str
+) -> tuple[ChoiceOptions, str]:
+    """The answer `answers[mine]` and three different others, drawn for the learner; its letter."""
     others = sorted(
-        (i for i in range(len(EVENTS)) if i != mine),
-        key=lambda i: _draw(learner_id, "q7-order", i),
+        (i for i in range(len(answers)) if i != mine),
+        key=lambda i: _draw(learner_id, f"{qid}-order", i),
     )
     chosen = [answers[mine]]
     for index in others:
@@ -296,11 +353,37 @@ def _error_question(learner_id: str, pipeline: ReferencePipeline) -> tuple[Quest
         if len(chosen) == len(LETTERS):
             break
     values = tuple(sorted(chosen))
-    details = {"event": EVENTS[mine]}
-    question = Question(
-        "q7", TOPICS["q7"], TEXTS["q7"], ChoiceOptions(values), HINTS["q7"], details
+    return ChoiceOptions(values, kind), LETTERS[values.index(answers[mine])]
+
+
+def _guarded_handler_question(learner_id: str, pipeline: ReferencePipeline) -> tuple[Question, str]:
+    answers = list(_event_answers(pipeline))
+    mine = _draw(learner_id, "q6-event") % len(EVENTS)
+    options, letter = choice_options(
+        learner_id, "q6", answers, mine, "answers of the course's guarded handler"
     )
-    return question, LETTERS[values.index(answers[mine])]
+    details = {"event": EVENTS[mine]}
+    return Question("q6", TOPICS["q6"], TEXTS["q6"], options, HINTS["q6"], details), letter
+
+
+def _gateway_question(learner_id: str) -> tuple[Question, str]:
+    api = gateway.lesson_api()
+    request = gateway.gateway_request(functools.partial(_draw, learner_id), api)
+    answers = [*gateway.ANSWERS, *gateway.DISTRACTORS]
+    mine = answers.index(gateway.gateway_answer(request, api))
+    options, letter = choice_options(learner_id, "q9", answers, mine, "answers of API Gateway")
+    text = TEXTS["q9"].format(api=api.describe())
+    details = {"request": request.describe(api), "gateway_request": request}
+    return Question("q9", TOPICS["q9"], text, options, HINTS["q9"], details), letter
+
+
+def _money_question(
+    learner_id: str, qid: str, answer: float, text: str, details: dict
+) -> tuple[Question, str]:
+    seed = _draw(learner_id, f"{qid}-slot")
+    step = costs.money_step(answer)
+    options, letter = numeric_options(answer, step, seed, decimals=2, lower=0.0, unit="USD")
+    return Question(qid, TOPICS[qid], text, options, HINTS[qid], details), letter
 
 
 def homework_for(learner_id: str, pipeline: ReferencePipeline | None = None) -> Homework:
@@ -329,12 +412,12 @@ def _homework(learner_id: str, pipeline: ReferencePipeline) -> Homework:
     names = _pool_names()
     by_url = names[_draw(learner_id, "q5-image") % len(names)]
     rest = [name for name in names if name != by_url]
-    in_container = rest[_draw(learner_id, "q6-image") % len(rest)]
+    in_container = rest[_draw(learner_id, "q7-image") % len(rest)]
     # Personal, on values between 0 and 1: (what is asked about, answer, step).
     personal = {
         "q4": (pixel, pixel_value / 255, PIXEL_STEP),
         "q5": ({"image": by_url}, pipeline.predict(by_url), OUTPUT_STEP),
-        "q6": ({"image": in_container}, pipeline.predict(in_container), OUTPUT_STEP),
+        "q7": ({"image": in_container}, pipeline.predict(in_container), OUTPUT_STEP),
     }
     for qid, (details, answer, step) in personal.items():
         seed = _draw(learner_id, f"{qid}-slot")
@@ -343,5 +426,20 @@ def _homework(learner_id: str, pipeline: ReferencePipeline) -> Homework:
         )
         text = TEXTS[qid].format(**details, channel_name=CHANNELS[details.get("channel", 0)])
         questions[qid] = Question(qid, TOPICS[qid], text, options, HINTS[qid], details)
-    questions["q7"], correct["q7"] = _error_question(learner_id, pipeline)
-    return Homework(learner_id, questions, correct)
+    questions["q6"], correct["q6"] = _guarded_handler_question(learner_id, pipeline)
+    questions["q9"], correct["q9"] = _gateway_question(learner_id)
+    draw = functools.partial(_draw, learner_id)
+    bill = costs.report_bill(draw)
+    text = TEXTS["q8"].format(requests=bill.requests, architecture=bill.architecture)
+    details = {"report": bill.line, "bill": bill}
+    questions["q8"], correct["q8"] = _money_question(learner_id, "q8", bill.cost(), text, details)
+    sizing = costs.memory_sizing(draw)
+    text = TEXTS["q10"].format(
+        measured_ms=sizing.measured_ms, memory_mb=sizing.memory_mb, one_vcpu_mb=costs.ONE_VCPU_MB
+    )
+    details = {"sizing": sizing}
+    questions["q10"], correct["q10"] = _money_question(
+        learner_id, "q10", sizing.cost(), text, details
+    )
+    ordered = {qid: questions[qid] for qid in QUESTION_IDS}
+    return Homework(learner_id, ordered, {qid: correct[qid] for qid in QUESTION_IDS})

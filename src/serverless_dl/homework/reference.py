@@ -7,9 +7,9 @@ the TensorFlow version. Everything else (the file size, the tensor indices,
 preprocessing, predictions) is computed from that file with LiteRT, Pillow
 and NumPy, as a TensorFlow-free Lambda function would, in milliseconds.
 
-The answers about the handler's API come from lesson 04's handler itself
-(`docker/lambda_function.py`), called in this process: whatever the course's
-handler answers is, by definition, the right answer.
+The answers about the handler's API come from the course's guarded handler
+itself (`docker/lambda_function.py` with the `image_source.py` it imports),
+called in this process: whatever it answers is, by definition, the right answer.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import copy
 import fcntl
 import functools
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -34,12 +33,13 @@ import numpy as np
 from PIL import Image
 
 from serverless_dl.dataset import load_image
-from serverless_dl.paths import BUILD, DOCKER, HOMEWORK
+from serverless_dl.handler_modules import HANDLER_SCRIPT as LESSON_HANDLER
+from serverless_dl.handler_modules import load_function
+from serverless_dl.paths import BUILD, HOMEWORK
 
 HOMEWORK_MODEL = HOMEWORK / "homework-model.keras"
 POOL_DIR = HOMEWORK / "images"
 CACHE = BUILD / "homework" / "grader"
-LESSON_HANDLER = DOCKER / "lambda_function.py"
 CONVERT_SECONDS = 600
 
 
@@ -171,30 +171,23 @@ class ReferencePipeline:
 
     @functools.cached_property
     def _lesson_handler(self):
-        """Lesson 04's exported handler, loaded as a module (with this model; any model works)."""
+        """The course's guarded handler (lessons 04 and 05), loaded with this model (any works)."""
         if not LESSON_HANDLER.is_file():
             raise ReferenceUnavailable(f"{LESSON_HANDLER} is missing; run `make export`")
-        saved = {name: os.environ.get(name) for name in ("MODEL_PATH", "ALLOW_LOOPBACK_URLS")}
-        os.environ["MODEL_PATH"] = str(self.tflite)
-        os.environ.pop("ALLOW_LOOPBACK_URLS", None)  # answer as a deployment does
+        # Answer as a deployment does: no ALLOW_LOOPBACK_URLS.
+        settings = {"MODEL_PATH": str(self.tflite), "ALLOW_LOOPBACK_URLS": None}
         # The handler tightens Pillow's limits for its own process; the grader keeps its own.
         max_pixels = Image.MAX_IMAGE_PIXELS
         try:
-            spec = importlib.util.spec_from_file_location("homework_lesson_handler", LESSON_HANDLER)
-            module = importlib.util.module_from_spec(spec)
             with quiet_stderr(), warnings.catch_warnings():
-                spec.loader.exec_module(module)
+                return load_function(LESSON_HANDLER, environment=settings, name="homework")
+        except FileNotFoundError as error:
+            raise ReferenceUnavailable(str(error)) from None
         finally:
             Image.MAX_IMAGE_PIXELS = max_pixels
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-        return module
 
     def handler_answer(self, event) -> str:
-        """What lesson 04's handler answers to `event`, as `STATUS: message`."""
+        """What the course's guarded handler answers to `event`, as `STATUS: message`."""
         # The handler writes one JSON log line per request to stdout; it is not part of the answer.
         with contextlib.redirect_stdout(io.StringIO()):
             reply = self._lesson_handler.lambda_handler(copy.deepcopy(event), None)

@@ -5,17 +5,20 @@ An answers file looks like this::
     learner_id: alice
     answers:
       q1: C        # the letter of an option, A-D ...
-      q2: 21       # ... or, for q1-q6, the value you computed: the closest option counts
-      q7: A        # q7 takes a letter only
+      q2: 21       # ... or, for a question with numbers as options, the value you computed
+      q6: A        # q6 and q9 take a letter only
 
 Everything a learner can get wrong raises `SubmissionError` (the file is
 unusable) or is recorded as a problem of one question, always with a one-line
 message: nothing here lets a traceback reach the learner.
 
 A notebook (the starter, filled in) is executed in a fresh kernel in a
-temporary folder, with papermill injecting `answers_file`; a time limit
-covers the whole run, and a notebook that raises, hangs or writes no answers
-gets a one-line reason.
+temporary folder, with papermill injecting `answers_file` and
+`run_container = False`: the grader never builds or runs a container, so it
+needs no Docker engine. The container question's answer is the run the
+learner recorded in the notebook they submitted (`container_run`). A time
+limit covers the whole run, and a notebook that raises, hangs or writes no
+answers gets a one-line reason.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 
 import yaml
 
-from serverless_dl.docker_engine import DockerUnavailable, ensure_engine
+from serverless_dl.homework.container_run import recorded_container_run
 from serverless_dl.homework.options import LETTERS, OptionError
 from serverless_dl.homework.questions import (
     QUESTION_IDS,
@@ -44,7 +47,7 @@ from serverless_dl.homework.reference import quiet_stderr
 ANSWERS_FILE_SUFFIXES = (".yaml", ".yml")
 NOTEBOOK_SUFFIX = ".ipynb"
 MAX_FILE_BYTES = 1_000_000
-DEFAULT_TIME_LIMIT = 900  # seconds for a whole notebook, Docker builds included
+DEFAULT_TIME_LIMIT = 900  # seconds for a whole notebook: a TensorFlow conversion on a slow machine
 TOP_LEVEL_KEYS = ("learner_id", "answers")
 KERNEL = "python3"
 _ONE_LETTER = re.compile(r"[A-Za-z]")
@@ -63,6 +66,8 @@ class Answers:
     answers: dict[str, object]
     problems: dict[str, str] = field(default_factory=dict)  # question id -> why it is void
     notes: list[str] = field(default_factory=list)  # problems that void no question
+    notebook: Path | None = None  # the notebook submitted, when it was one
+    recorded_run: dict | None = None  # the container run the notebook recorded (q7)
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -260,14 +265,9 @@ def answers_from_notebook(path: str | Path, time_limit: float = DEFAULT_TIME_LIM
     if not path.is_file():
         raise SubmissionError("the file does not exist")
     try:
-        nbformat.read(path, as_version=4)
+        submitted = nbformat.read(path, as_version=4)
     except Exception as error:  # nbformat raises many types for a file that is not a notebook
         raise SubmissionError(f"not a readable notebook ({type(error).__name__})") from None
-    # The container question needs a Docker engine. Found or started here, in the grader, it
-    # is stopped when the grader exits; one the learner's kernel started would outlive it,
-    # because the kernel is killed at the end without running its exit handlers.
-    with contextlib.suppress(DockerUnavailable):
-        ensure_engine()  # sets DOCKER_HOST, which the kernel inherits
     deadline = None
 
     def remaining_seconds(cell) -> int:
@@ -285,7 +285,8 @@ def answers_from_notebook(path: str | Path, time_limit: float = DEFAULT_TIME_LIM
                 papermill.execute_notebook(
                     str(path),
                     str(Path(folder) / "executed.ipynb"),
-                    parameters={"answers_file": str(answers_file)},
+                    # The learner's own run recorded the container; this one builds none.
+                    parameters={"answers_file": str(answers_file), "run_container": False},
                     kernel_name=KERNEL,
                     language="python",
                     cwd=folder,
@@ -303,7 +304,8 @@ def answers_from_notebook(path: str | Path, time_limit: float = DEFAULT_TIME_LIM
                 "cell, which writes answers_file)"
             )
         answers = read_answers(answers_file)
-    answers.source = path
+    answers.source = answers.notebook = path
+    answers.recorded_run = recorded_container_run(submitted)
     return answers
 
 
