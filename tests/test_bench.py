@@ -10,6 +10,7 @@ later runs reuse them from build/bench/.
 import copy
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -32,8 +33,11 @@ from serverless_dl.bench.report import (
     check_document,
     cost_per_million,
     lambda_duration_ms,
+    markdown,
+    render_report,
     targets,
 )
+from serverless_dl.bench.report import main as report_main
 from serverless_dl.paths import ROOT
 from serverless_dl.pricing import cost_of
 
@@ -103,9 +107,8 @@ def test_quick_mode_prints_and_writes_the_markdown_table(quick_run):
     assert len(results) == 2 + len(configurations(quick=True))  # header, separator, rows
     assert all(len(row) == len(results[0]) for row in results)
     assert set(results[1]) == {"---"}
-    goals = table_rows(markdown, "| Target |")
-    assert len(goals) == 2 + 4
-    assert all(row[2] in ("met", "**not met**", "not measured") for row in goals[2:])
+    ratios = table_rows(markdown, "| Comparison |")
+    assert len(ratios) == 2 + 4 and all(len(row) == 2 for row in ratios)
 
 
 @pytest.mark.slow
@@ -134,6 +137,41 @@ def test_the_committed_results_are_a_well_formed_full_run():
     assert (COMMITTED_RESULTS / RESULTS_MARKDOWN).read_text().startswith("# Benchmark (full")
     for name in PLOTS:
         assert_png(COMMITTED_RESULTS / name)
+
+
+# Words of a verdict: the report explains measured ratios, it does not grade them.
+VERDICT = re.compile(r"\b(target|verdict|not met|met)\b", re.IGNORECASE)
+
+
+def test_the_committed_report_is_drawn_from_the_committed_results():
+    document = json.loads((COMMITTED_RESULTS / RESULTS_JSON).read_text())
+    committed = (COMMITTED_RESULTS / RESULTS_MARKDOWN).read_text()
+    assert committed == markdown(document), (
+        "benchmarks/results.md differs from its rendering: run "
+        "`python -m serverless_dl.bench.report benchmarks`"
+    )
+    assert not VERDICT.search(committed), VERDICT.search(committed)
+
+
+def test_the_report_is_drawn_again_without_measuring(tmp_path, capsys):
+    document = json.loads((COMMITTED_RESULTS / RESULTS_JSON).read_text())
+    document["configurations"] = document["configurations"][:3]
+    document["targets"] = targets(document)  # TensorFlow's figures only: the rest unmeasured
+    (tmp_path / RESULTS_JSON).write_text(json.dumps(document))
+    assert report_main([str(tmp_path)]) == 0
+    written = (tmp_path / RESULTS_MARKDOWN).read_text()
+    assert written == markdown(document) and "wrote" in capsys.readouterr().out
+    assert len(table_rows(written, "| Comparison |")) == 2 + len(document["targets"])
+    assert not VERDICT.search(written), VERDICT.search(written)
+    assert render_report(tmp_path) == [tmp_path / RESULTS_MARKDOWN]  # no plots unless asked
+
+
+def test_the_report_command_refuses_a_folder_without_results(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        report_main([str(tmp_path)])
+    error = capsys.readouterr().err
+    assert stopped.value.code == 1
+    assert "no results.json" in error and len(error.strip().splitlines()) == 1
 
 
 def test_the_full_plan_covers_every_runtime_model_and_variant():

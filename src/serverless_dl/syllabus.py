@@ -84,7 +84,11 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("09", "performance", "Performance",
            "Cold start, warm latency, memory, size and agreement on TensorFlow, `tf.lite`, "
            "tflite-runtime, LiteRT and ONNX Runtime (`make bench`); cost per million predictions; "
-           "a .zip package (`make zip`)"),
+           "which runtime, weights, memory and packaging to deploy"),
+    Lesson("10", "zip", "Packaging as a .zip",
+           "`pip install --target` with Lambda-platform wheels (`make zip`); 50 MB zipped, "
+           "250 MB unzipped; the archive under the RIE; `aws lambda create-function "
+           "--zip-file`, the SAM template; .zip or container image", docker=False),
 )  # fmt: skip
 
 HOMEWORK_PAGE = HOMEWORK / "README.md"

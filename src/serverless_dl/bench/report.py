@@ -1,17 +1,24 @@
-"""The benchmark's results: targets, the markdown table, plots, costs, and a format check.
+"""The benchmark's results: ratios, the markdown table, plots, costs, and a format check.
 
 `results.json` is the one source; the table (`results.md`) and the plots
-(`*.png`) are drawn from it, and lesson 08 reads it. `check_document` says
+(`*.png`) are drawn from it, and lesson 09 reads it. `check_document` says
 whether a document is well-formed, for the tests and the lesson.
+
+Command line (draws the report again from a results document, without measuring)::
+
+    python -m serverless_dl.bench.report [FOLDER] [--plots]   # FOLDER: default benchmarks
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 from serverless_dl.bench.plan import HANDLER_CONFIGURATION, RUNTIMES, VARIANT_NAMES
+from serverless_dl.cli import OneLineErrorParser
+from serverless_dl.paths import ROOT, in_repo
 from serverless_dl.pricing import PRICES_CHECKED, PRICES_REGION, cost_of
 from serverless_dl.zip_bundle import MB, UNZIPPED_LIMIT_BYTES, ZIPPED_LIMIT_BYTES
 
@@ -21,11 +28,13 @@ RESULTS_MARKDOWN = "results.md"
 PLOTS = ("cold-start.png", "warm-latency.png", "memory.png", "size.png")
 # Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB.
 ONE_VCPU_MB = 1769
-COST_MEMORY_MB = (512, 1024, 2048)
+# Memory settings the lesson prices: below, at and above one vCPU.
+COST_MEMORY_MB = (512, 1024, ONE_VCPU_MB, 2048)
 TABLE_MEMORY_MB = 1024
 MODEL_TITLES = {"clothing": "course", "mobilenetv2": "MobileNetV2"}
 
-# Thresholds of the issue that asked for this benchmark.
+# Thresholds of the issue that asked for this benchmark. The document keeps them, and whether
+# each was reached, under "targets"; the report and the lesson show only the measured ratios.
 COLD_START_SPEED_UP = 20
 ZIP_SHRINK = 20
 HANDLER_OVERHEAD = 1.5
@@ -173,10 +182,6 @@ def _shown(value, template: str, scale: float = 1) -> str:
     return "n/a" if value is None else template.format(value / scale)
 
 
-def _verdict(met) -> str:
-    return {True: "met", False: "**not met**", None: "not measured"}[met]
-
-
 def machine_line(document: dict) -> str:
     """One sentence: where and how the figures were measured."""
     machine, settings = document["machine"], document["settings"]
@@ -230,17 +235,33 @@ def table(document: dict) -> str:
     return "\n".join(lines)
 
 
-def targets_table(document: dict) -> str:
-    """The targets, what was measured, and the verdicts, as a markdown table."""
-    lines = ["| Target | Measured | Verdict |", "|---|---|---|"]
-    for target in document["targets"]:
-        cells = (target["statement"], target["measured"], _verdict(target["met"]))
-        lines.append("| " + " | ".join(cells) + " |")
+# What each ratio of the document's "targets" compares, as the report and the lesson name it.
+COMPARISONS = {
+    "cold start": "Cold start: TensorFlow/Keras against the TensorFlow-free handlers "
+                  "(course model, float32)",
+    "zip size": "Size: the classic package against the TensorFlow bundle",
+    "handler overhead": "Warm p50 of the classic handler against the bare interpreter with "
+                        "preprocessing",
+    "dynamic range": "Dynamic-range int8 against float32: model file and top-1 agreement",
+}  # fmt: skip
+
+
+def comparisons(document: dict) -> list[tuple[str, str]]:
+    """(what is compared, what was measured) for each ratio the document records."""
+    return [(COMPARISONS.get(target["name"], target["name"]), target["measured"])
+            for target in document["targets"]]  # fmt: skip
+
+
+def comparisons_table(document: dict) -> str:
+    """The recorded ratios and what went into them, as a markdown table."""
+    lines = ["| Comparison | Measured |", "|---|---|"]
+    for compared, measured in comparisons(document):
+        lines.append(f"| {compared} | {measured} |")
     return "\n".join(lines)
 
 
 def markdown(document: dict) -> str:
-    """The whole report: machine, table, targets, and what the columns mean."""
+    """The whole report: machine, table, ratios, and what the columns mean."""
     return "\n".join([
         f"# Benchmark ({document['mode']} mode)",
         "",
@@ -248,12 +269,13 @@ def markdown(document: dict) -> str:
         "",
         table(document),
         "",
-        targets_table(document),
+        comparisons_table(document),
         "",
         "Cold start: first invocation of a new runtime process through the RIE, client side; "
         "Init: the RIE's INIT REPORT. Warm: round trip through the RIE. Bare: decode, "
         "preprocess and inference in a loop in one process. Peak RSS: the runtime process's "
-        "VmHWM. Agreement: top-1 class equal to Keras's on the test images. Cost: warm "
+        "VmHWM (the emulator's Max Memory Used only repeats the memory setting). Agreement: "
+        "top-1 class equal to Keras's on the test images. Cost: warm "
         f"function duration scaled to {TABLE_MEMORY_MB} MB's CPU share, x86_64 prices of "
         f"{PRICES_REGION} checked {PRICES_CHECKED}. MB = 1,048,576 bytes.",
         "",
@@ -394,3 +416,39 @@ def check_document(document: dict) -> list[str]:
         if target.get("met") not in (True, False, None) or not target.get("measured"):
             problems.append(f"target {target.get('name')}: no verdict or measurement")
     return problems
+
+
+def render_report(folder: Path, plots_too: bool = False) -> list[Path]:
+    """Write `results.md` again from `<folder>/results.json` (and the plots, with `plots_too`).
+
+    For a change to how the report reads: the figures stay those of the
+    measured run, so no benchmark is needed.
+    """
+    document = json.loads((folder / RESULTS_JSON).read_text())
+    written = [folder / RESULTS_MARKDOWN]
+    written[0].write_text(markdown(document))
+    return written + (plots(document, folder) if plots_too else [])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineErrorParser(
+        prog="python -m serverless_dl.bench.report",
+        description="Draw the benchmark report again from a results.json, without measuring.",
+    )
+    parser.add_argument("folder", nargs="?", type=Path, default=Path("benchmarks"),
+                        help="the folder with results.json (default benchmarks)")
+    parser.add_argument("--plots", action="store_true", help="draw the plots again too")
+    args = parser.parse_args(argv)
+    folder = in_repo(args.folder)
+    if not (folder / RESULTS_JSON).is_file():
+        parser.exit(1, f"{parser.prog}: error: no {RESULTS_JSON} in {args.folder}\n")
+    problems = check_document(json.loads((folder / RESULTS_JSON).read_text()))
+    if problems:
+        parser.exit(1, f"{parser.prog}: error: {folder / RESULTS_JSON}: {problems[0]}\n")
+    for path in render_report(folder, args.plots):
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
