@@ -15,7 +15,7 @@ ENVIRONMENTS := $(COURSE_ENV) $(CLASSIC_ENV) $(MODERN_ENV) $(AWS_ENV)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup course test lab model export nav notebooks docker-base lint clean
-.PHONY: grade homework-model homework-page bench zip
+.PHONY: grade export-homework homework-model homework-page bench zip
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -39,7 +39,7 @@ lab: setup ## Open JupyterLab on the repository (lessons, written lessons, homew
 model: setup ## Regenerate last week's model, its TFLite variants and the sample images
 	$(PY) -m serverless_dl.notebooks refresh 00-last-weeks-model 02-tensorflow-lite
 
-export: setup ## Regenerate docker/lambda_function.py from lesson 04
+export: setup ## Regenerate docker/lambda_function.py (lesson 04) and docker/image_source.py (lesson 05)
 	$(PY) -m serverless_dl.export
 
 nav: setup ## Regenerate the README's lesson table and every Previous/Next link from the lesson list
@@ -62,6 +62,9 @@ ANSWERS ?= homework/answers.yaml
 grade: setup ## Grade the homework: ANSWERS=file (.yaml or .ipynb, default homework/answers.yaml), or SUBMISSIONS=folder
 	@$(if $(SUBMISSIONS),$(PY) -m serverless_dl.homework grade-all "$(SUBMISSIONS)",$(PY) -m serverless_dl.homework grade "$(ANSWERS)")
 
+export-homework: setup ## Export your homework handler: the cells of homework/homework.ipynb tagged export
+	$(PY) -m serverless_dl.export --notebook homework/homework.ipynb --target homework/lambda_function.py
+
 homework-model: setup ## Redraw the homework images and retrain the homework model (about two minutes)
 	$(PY) -m serverless_dl.homework.train
 
@@ -72,7 +75,20 @@ lint: setup ## Lint the Python code
 	$(VENV)/bin/ruff check .
 
 clean: ## Remove run outputs (keeps the environments)
+	-@[ ! -x $(PY) ] || $(PY) -m serverless_dl.local_account stop --dir "$(AWS_LOCAL_DIR)"
 	rm -rf build
+
+# AWS_PROFILE and AWS_REGION default to the environment's; see lessons/deploy.md.
+.PHONY: aws-clean
+aws-clean: $(COURSE_ENV) ## Delete what the course created on AWS: AWS_PROFILE=name [AWS_REGION=eu-west-1] [DRY_RUN=1]
+	@$(PY) -m serverless_dl.aws_clean $(if $(AWS_PROFILE),--profile "$(AWS_PROFILE)") \
+		$(if $(AWS_REGION),--region "$(AWS_REGION)") $(if $(DRY_RUN),--dry-run)
+
+# The local AWS account of lessons 07 and 08 keeps running between lessons, as an AWS account would.
+AWS_LOCAL_DIR ?= build/local-aws
+.PHONY: local-aws-stop
+local-aws-stop: $(COURSE_ENV) ## Stop the local AWS account of lessons 07-08 and forget its resources (AWS_LOCAL_DIR=build/local-aws)
+	@$(PY) -m serverless_dl.local_account stop --dir "$(AWS_LOCAL_DIR)"
 
 # --- Environments: each is rebuilt when its requirement files change ---
 
