@@ -1,4 +1,4 @@
-# Generated from notebooks/homework.ipynb by `make export`.
+# Generated from homework/homework.ipynb by `make export-homework`.
 # Edit the notebook, not this file: CI fails when the two differ.
 
 

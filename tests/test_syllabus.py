@@ -116,3 +116,13 @@ def test_the_style_check_catches_a_long_cell_and_a_cell_without_prose(tmp_path):
         test_notebook_cells_are_short_and_each_follows_prose(path)
     assert "must follow a markdown cell" in str(failure.value)
     assert "16 lines" in str(failure.value)
+
+
+@pytest.mark.parametrize("lesson", syllabus.LESSONS, ids=lambda lesson: lesson.name)
+def test_every_written_lesson_ends_with_answered_questions_and_an_exercise(lesson):
+    text = lesson.written.read_text()
+    assert "## Check yourself" in text and "## Exercise" in text, lesson.name
+    questions = text.split("## Check yourself", 1)[1].split("## Exercise", 1)[0]
+    exercise = text.split("## Exercise", 1)[1]
+    assert questions.count("<details>") >= 2, f"{lesson.name}: answer each question in <details>"
+    assert "<details>" in exercise, f"{lesson.name}: give the exercise's solution in <details>"

@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 from nbconvert import PythonExporter
 
-from serverless_dl.paths import DOCKER, NOTEBOOKS
+from serverless_dl.paths import DOCKER, HOMEWORK, NOTEBOOKS, ROOT
 
 HANDLER_NOTEBOOK = NOTEBOOKS / "04-lambda-code.ipynb"
 HANDLER_SCRIPT = DOCKER / "lambda_function.py"
@@ -31,8 +31,21 @@ IMAGE_SOURCE_NOTEBOOK = NOTEBOOKS / "05-hardening.ipynb"
 IMAGE_SOURCE_SCRIPT = DOCKER / "image_source.py"
 # Every exported script and the notebook it comes from, in course order.
 EXPORTS = {HANDLER_SCRIPT: HANDLER_NOTEBOOK, IMAGE_SOURCE_SCRIPT: IMAGE_SOURCE_NOTEBOOK}
+HOMEWORK_NOTEBOOK = HOMEWORK / "homework.ipynb"
 TEMPLATES = Path(__file__).parent / "templates"
 EXPORT_TAG = "export"
+
+
+def regeneration_command(notebook: Path) -> tuple[str, str]:
+    """(the notebook as the header names it, the command that regenerates its script)."""
+    notebook = notebook.resolve()
+    inside = notebook.is_relative_to(ROOT)
+    shown = notebook.relative_to(ROOT).as_posix() if inside else notebook.name
+    if notebook in EXPORTS.values():
+        return shown, "make export"
+    if notebook == HOMEWORK_NOTEBOOK:
+        return shown, "make export-homework"
+    return shown, f"python -m serverless_dl.export --notebook {shown}"
 
 
 def exported_source(notebook: str | Path = HANDLER_NOTEBOOK) -> str:
@@ -44,7 +57,10 @@ def exported_source(notebook: str | Path = HANDLER_NOTEBOOK) -> str:
     exporter = PythonExporter(
         extra_template_basedirs=[str(TEMPLATES)], template_name="export_tagged"
     )
-    body, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": notebook.stem}})
+    source, command = regeneration_command(notebook)
+    resources = {"metadata": {"name": notebook.stem}, "export_source": source,
+                 "export_command": command}  # fmt: skip
+    body, _ = exporter.from_notebook_node(node, resources=resources)
     return body.rstrip() + "\n"
 
 
