@@ -69,7 +69,7 @@ from serverless_dl.deploy import (
     FUNCTION_NAME,
     REPOSITORY_NAME,
     ROLE_NAME,
-    _detach_stages,
+    detach_usage_plan_stages,
 )
 
 LOG_GROUP_PREFIX = "/aws/lambda/"
@@ -437,7 +437,7 @@ class CourseAccount:
 
     def _delete_usage_plan(self, resource: Resource) -> list[str]:
         # AWS refuses to delete a plan that still has API stages; moto does not.
-        _detach_stages(
+        detach_usage_plan_stages(
             self.apigateway, self.apigateway.get_usage_plan(usagePlanId=resource.identifier)
         )
         self.apigateway.delete_usage_plan(usagePlanId=resource.identifier)
@@ -469,7 +469,7 @@ class CourseAccount:
                     if stage["apiId"] == resource.identifier
                 ]
                 if stages:
-                    _detach_stages(self.apigateway, plan, resource.identifier)
+                    detach_usage_plan_stages(self.apigateway, plan, resource.identifier)
                     done.append(
                         f"detached stage {', '.join(stages)} of {resource.name} from usage "
                         f"plan {plan['name']} (not the course's; the plan stays)"

@@ -35,7 +35,7 @@ BASIC_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExe
 LOG_GROUP = f"/aws/lambda/{FUNCTION_NAME}"
 
 
-def _detach_stages(apigw, plan: dict, api_id: str | None = None) -> None:
+def detach_usage_plan_stages(apigw, plan: dict, api_id: str | None = None) -> None:
     """Detach a usage plan from its API stages (all, or `api_id`'s): they block deletion."""
     for stage in plan.get("apiStages", []):
         if api_id is None or stage["apiId"] == api_id:
@@ -52,7 +52,7 @@ def delete_rest_apis_named(apigw, name: str) -> int:
     apis = [api for api in apigw.get_rest_apis(limit=500)["items"] if api["name"] == name]
     for api in apis:
         for plan in apigw.get_usage_plans(limit=500)["items"]:
-            _detach_stages(apigw, plan, api["id"])
+            detach_usage_plan_stages(apigw, plan, api["id"])
         apigw.delete_rest_api(restApiId=api["id"])
     return len(apis)
 
@@ -61,7 +61,7 @@ def delete_usage_plans_named(apigw, name: str) -> int:
     """Delete every usage plan and API key called `name` (left by an earlier run)."""
     plans = [plan for plan in apigw.get_usage_plans(limit=500)["items"] if plan["name"] == name]
     for plan in plans:
-        _detach_stages(apigw, plan)
+        detach_usage_plan_stages(apigw, plan)
         apigw.delete_usage_plan(usagePlanId=plan["id"])
     for key in apigw.get_api_keys(nameQuery=name, limit=500)["items"]:
         if key["name"] == name:
