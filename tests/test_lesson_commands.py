@@ -32,23 +32,28 @@ def commands(name: str) -> list[str]:
     return found
 
 
+def demonstrates_a_failure(line: str) -> bool:
+    """A command shown failing on purpose (its error is the lesson), not one that creates."""
+    return line.endswith("|| true")
+
+
 def test_lesson_07_creates_an_x86_64_function_from_an_image():
-    created = [line for line in commands("07-ecr-lambda") if "aws lambda create-function" in line]
+    created = [line for line in commands("07-ecr-lambda")
+               if "aws lambda create-function" in line and not demonstrates_a_failure(line)]
     assert len(created) == 1, created
     assert "--package-type Image" in created[0] and "--architectures x86_64" in created[0]
 
 
-def test_lesson_06_builds_the_image_for_linux_amd64():
-    builds = []
-    for cell in code_cells("06-docker"):
-        texts = [cell.source] + [output.get("text", "") for output in cell.get("outputs", [])]
-        builds += [line for text in texts for line in text.splitlines() if "docker build" in line]
-    assert builds, "lesson 06 shows no docker build command"
+def test_lesson_06_builds_the_function_images_for_linux_amd64():
+    builds = [line for line in commands("06-docker")
+              if line.startswith("docker build") and "-f docker/Dockerfile" in line]
+    assert len(builds) == 2, f"lesson 06 should build the classic and the modern image: {builds}"
     assert all("--platform linux/amd64" in line for line in builds), builds
 
 
 def test_everything_lesson_07_creates_carries_the_course_tag():
-    created = [line for line in commands("07-ecr-lambda") if re.search(r"aws \w+ create-", line)]
+    created = [line for line in commands("07-ecr-lambda")
+               if re.search(r"aws \w+ create-", line) and not demonstrates_a_failure(line)]
     services = {line.split()[line.split().index("aws") + 1] for line in created}
     assert services == {"ecr", "iam", "lambda"}, created
     for line in created:
