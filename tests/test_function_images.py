@@ -91,8 +91,11 @@ def test_the_dockerignore_admits_only_what_the_images_copy():
 
 
 @pytest.mark.docker
-def test_the_build_context_holds_only_the_admitted_files(docker_engine):
-    """Docker itself applies .dockerignore: list what `COPY . /context` receives."""
+def test_the_build_context_holds_only_the_admitted_files(function_images):
+    """Docker itself applies .dockerignore: list what `COPY . /context` receives.
+
+    (`function_images` makes sure the base image exists, as on a fresh machine it may not.)
+    """
     lister = textwrap.dedent("""
         FROM public.ecr.aws/lambda/python:3.11
         COPY . /context

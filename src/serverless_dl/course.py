@@ -40,6 +40,7 @@ from serverless_dl.local_account import accounts_started_inside
 from serverless_dl.notebooks import (
     DOCKER_LESSONS,
     execute,
+    forget_enclosing_make,
     lesson_names,
     read_summary,
     run_parameters,
@@ -192,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         "--full", action="store_true", help="train last week's model in full (about 3 minutes)"
     )
     args = parser.parse_args(argv)
+    forget_enclosing_make()
     log_path = _run_log["path"] = args.out / LOG_NAME
     print(f"Running every lesson; library output goes to {log_path}", flush=True)
     steps = None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -29,6 +30,18 @@ CELL_TIMEOUT_SECONDS = 900
 DOCKER_LESSONS = tuple(lesson.name for lesson in LESSONS if lesson.docker)
 # The file in which a lesson leaves its headline figures for `make course` (see save_summary).
 SUMMARY_FILE = "summary.json"
+
+
+# `make course`, `make test` and `make notebooks` run the lessons, and lesson 08 types
+# `make aws-clean`: without these variables that make is a make of its own, not a sub-make
+# (which would print "make[1]: Entering directory" lines into the lesson's output).
+ENCLOSING_MAKE_VARIABLES = ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")
+
+
+def forget_enclosing_make() -> None:
+    """Remove an enclosing make's variables from this process, so lesson kernels start clean."""
+    for name in ENCLOSING_MAKE_VARIABLES:
+        os.environ.pop(name, None)
 
 
 def lesson_notebooks() -> list[Path]:
@@ -165,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     known = lesson_names()
+    forget_enclosing_make()
     if args.command == "refresh":
         unknown = sorted(set(args.names) - set(known))
         if unknown:
