@@ -1,5 +1,5 @@
-# Generated from notebooks/05-hardening.ipynb by `make export`.
-# Edit the notebook, not this file: CI fails when the two differ.
+# Generated from notebooks/05-hardening.ipynb: its code cells tagged `export`.
+# Edit the notebook, not this file; `make export` writes it again.
 
 
 """Where the classifier's images come from: a URL to download, or an API Gateway request body.

@@ -1,5 +1,5 @@
-# Generated from notebooks/04-lambda-code.ipynb by `make export`.
-# Edit the notebook, not this file: CI fails when the two differ.
+# Generated from notebooks/04-lambda-code.ipynb: its code cells tagged `export`.
+# Edit the notebook, not this file; `make export` writes it again.
 
 
 """Clothing classifier for AWS Lambda, without TensorFlow: an image in, class scores out."""

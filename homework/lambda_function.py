@@ -1,5 +1,5 @@
-# Generated from homework/homework.ipynb by `make export-homework`.
-# Edit the notebook, not this file: CI fails when the two differ.
+# Generated from homework/homework.ipynb: its code cells tagged `export`.
+# Edit the notebook, not this file; `make export-homework` writes it again.
 
 
 """Swatch classifier for AWS Lambda: an image URL in, the probability of dots out.

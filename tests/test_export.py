@@ -64,7 +64,7 @@ def test_only_export_tagged_code_cells_are_kept_in_order(tmp_path):
     source = export.exported_source(path)
     assert source.index("first = 1") < source.index("second = first + 1")
     assert "demonstration only" not in source and "prose" not in source
-    assert source.startswith("# Generated from demo.ipynb by `python -m serverless_dl.export")
+    assert source.startswith("# Generated from demo.ipynb: its code cells tagged `export`.")
 
 
 def test_a_notebook_without_export_cells_is_an_error(tmp_path):

@@ -45,7 +45,7 @@ def regeneration_command(notebook: Path) -> tuple[str, str]:
         return shown, "make export"
     if notebook == HOMEWORK_NOTEBOOK:
         return shown, "make export-homework"
-    return shown, f"python -m serverless_dl.export --notebook {shown}"
+    return shown, "python -m serverless_dl.export --notebook ..."
 
 
 def exported_source(notebook: str | Path = HANDLER_NOTEBOOK) -> str:
