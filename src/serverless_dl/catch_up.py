@@ -12,15 +12,13 @@ same output either way.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from serverless_dl import docker_engine
 from serverless_dl.deploy import FUNCTION_NAME
+from serverless_dl.descriptors import descriptors_to
 from serverless_dl.function_images import function_image
 from serverless_dl.notebooks import execute
 from serverless_dl.paths import in_repo
@@ -67,28 +65,6 @@ def parameter_names(name: str) -> set[str]:
     return {assigned for cell in cells for assigned in re.findall(r"^(\w+)\s*=", cell.source, re.M)}
 
 
-@contextlib.contextmanager
-def _output_to(log: Path) -> Iterator[None]:
-    """Send what this process and its children write to file descriptors 1 and 2 to `log`.
-
-    The earlier lesson's kernel inherits them, and its start-up notices would
-    otherwise appear in the cell that catches up, on some runs and not others.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with log.open("ab") as file:
-        os.dup2(file.fileno(), 1)
-        os.dup2(file.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for descriptor in saved:
-                os.close(descriptor)
-
-
 def run_earlier_lesson(earlier: str, work_dir: str | Path, parameters: dict) -> Path:
     """Run lesson `earlier` headlessly beside `work_dir`; return the executed notebook's path.
 
@@ -105,7 +81,9 @@ def run_earlier_lesson(earlier: str, work_dir: str | Path, parameters: dict) -> 
     output = work / "catch-up" / f"{earlier}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with _output_to(output.with_suffix(".log")):
+        # The earlier lesson's kernel inherits descriptors 1 and 2: its start-up notices would
+        # otherwise appear in the cell that catches up, on some runs and not others.
+        with descriptors_to(output.with_suffix(".log"), (1, 2)):
             execute(earlier, output, handed_on)
     except papermill.PapermillExecutionError as error:
         raise CatchUpError(

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from serverless_dl.client import predict
+from serverless_dl.descriptors import descriptors_to
 from serverless_dl.docker_engine import DockerUnavailable, ensure_engine
 from serverless_dl.imageserver import serve_directory
 from serverless_dl.lambda_local import local_function
@@ -171,16 +172,8 @@ def stderr_to(log_path: Path):
     native libraries and from the notebook kernels, which inherit descriptor 2.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with log_path.open("ab") as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield log_path
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
+    with descriptors_to(log_path):
+        yield log_path
 
 
 def main(argv: list[str] | None = None) -> int:

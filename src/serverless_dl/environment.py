@@ -11,6 +11,8 @@ import os
 import sys
 from importlib import metadata
 
+from serverless_dl.descriptors import descriptors_to
+
 MINIMUM_PYTHON = (3, 11)
 
 # TensorFlow's C++ logging goes to stderr before Python can filter it; this must
@@ -31,16 +33,8 @@ def import_tensorflow_quietly() -> None:
     """
     if "tensorflow" in sys.modules:
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
+    with descriptors_to(os.devnull):
         import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def check_versions(*distributions: str) -> None:

@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image
 
 from serverless_dl.dataset import load_image
+from serverless_dl.descriptors import descriptors_to
 from serverless_dl.handler_modules import HANDLER_SCRIPT as LESSON_HANDLER
 from serverless_dl.handler_modules import load_function
 from serverless_dl.paths import BUILD, HOMEWORK
@@ -50,15 +51,8 @@ class ReferenceUnavailable(RuntimeError):
 @contextlib.contextmanager
 def quiet_stderr() -> Iterator[None]:
     """Silence what native code writes to file descriptor 2 (LiteRT's "Created ... delegate")."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
+    with descriptors_to(os.devnull):
         yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def converter_versions() -> str:
