@@ -7,9 +7,9 @@ parameters of the papermill commands, and the prices it quotes.
 
 import re
 
-import nbformat
 import pytest
 
+from serverless_dl.notebooks import parameter_names
 from serverless_dl.paths import LESSONS, ROOT
 from serverless_dl.pricing import LAMBDA_PRICES, PRICES_CHECKED, cost_of
 
@@ -60,10 +60,7 @@ def test_papermill_commands_set_parameters_the_notebooks_have(commands):
     assert {notebook for notebook, _ in runs} == {
         "notebooks/07-ecr-lambda.ipynb", "notebooks/08-api-gateway.ipynb"}  # fmt: skip
     for notebook, options in runs:
-        cells = nbformat.read(ROOT / notebook, as_version=4).cells
-        tagged = [cell for cell in cells if "parameters" in cell.metadata.get("tags", [])]
-        source = tagged[0].source
-        defined = set(re.findall(r"^(\w+)\s*=", source, re.MULTILINE))
+        defined = parameter_names(ROOT / notebook)
         assert set(re.findall(r"-p (\w+)", options)) <= defined, notebook
 
 

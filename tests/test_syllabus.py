@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from serverless_dl import syllabus
-from serverless_dl.notebooks import run_parameters
+from serverless_dl.notebooks import parameter_names, run_parameters
 from serverless_dl.paths import HOMEWORK, LESSONS, NOTEBOOKS, ROOT
 
 MAX_CELL_LINES = 15
@@ -33,10 +33,7 @@ def test_navigation_and_readme_table_follow_the_list():
 
 def test_run_parameters_name_parameters_each_lesson_has():
     for name, values in run_parameters(ROOT / "build" / "unused").items():
-        notebook = nbformat.read(syllabus.lesson(name).notebook, as_version=4)
-        cells = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
-        assert len(cells) == 1, f"{name} needs exactly one cell tagged parameters"
-        defined = set(re.findall(r"^(\w+)\s*=", cells[0].source, re.MULTILINE))
+        defined = parameter_names(syllabus.lesson(name).notebook)  # exactly one such cell
         assert set(values) <= defined, (name, set(values) - defined)
 
 

@@ -12,7 +12,6 @@ same output either way.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from serverless_dl import docker_engine
 from serverless_dl.deploy import FUNCTION_NAME
 from serverless_dl.descriptors import descriptors_to
 from serverless_dl.function_images import function_image
-from serverless_dl.notebooks import execute
+from serverless_dl.notebooks import execute, parameter_names
 from serverless_dl.paths import in_repo
 from serverless_dl.syllabus import lesson
 
@@ -56,15 +55,6 @@ _READY: dict[str, Callable[[], str | None]] = {
 }
 
 
-def parameter_names(name: str) -> set[str]:
-    """The names that lesson `name` assigns in its cell tagged `parameters`."""
-    import nbformat
-
-    notebook = nbformat.read(lesson(name).notebook, as_version=4)
-    cells = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
-    return {assigned for cell in cells for assigned in re.findall(r"^(\w+)\s*=", cell.source, re.M)}
-
-
 def run_earlier_lesson(earlier: str, work_dir: str | Path, parameters: dict) -> Path:
     """Run lesson `earlier` headlessly beside `work_dir`; return the executed notebook's path.
 
@@ -74,7 +64,7 @@ def run_earlier_lesson(earlier: str, work_dir: str | Path, parameters: dict) -> 
     import papermill
 
     work = in_repo(work_dir)
-    names = parameter_names(earlier)
+    names = parameter_names(lesson(earlier).notebook)
     handed_on = {key: value for key, value in parameters.items()
                  if key in SHARED_PARAMETERS and key in names}  # fmt: skip
     handed_on["work_dir"] = str(work.parent / earlier)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -42,6 +43,18 @@ def forget_enclosing_make() -> None:
     """Remove an enclosing make's variables from this process, so lesson kernels start clean."""
     for name in ENCLOSING_MAKE_VARIABLES:
         os.environ.pop(name, None)
+
+
+def parameter_names(notebook: str | Path) -> set[str]:
+    """The names `notebook` assigns in its cell tagged `parameters`, which must be one cell."""
+    import nbformat
+
+    cells = [cell for cell in nbformat.read(in_repo(notebook), as_version=4).cells
+             if "parameters" in cell.metadata.get("tags", [])]  # fmt: skip
+    if len(cells) != 1:
+        raise ValueError(f"{Path(notebook).name} needs exactly one cell tagged parameters, "
+                         f"not {len(cells)}")  # fmt: skip
+    return set(re.findall(r"^(\w+)\s*=", cells[0].source, re.MULTILINE))
 
 
 def lesson_notebooks() -> list[Path]:
