@@ -216,18 +216,27 @@ class ImageFunctions:
         self._warm: dict[tuple, _WarmFunction] = {}
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._clients: dict[tuple[str, str, str], object] = {}
 
-    def _lambda_client(self, region: str, access_key: str):
-        import boto3
+    def _moto_client(self, service: str, region: str, access_key: str):
+        """A boto3 client of moto for `service`, one per region and key.
 
-        return boto3.client(
-            "lambda", endpoint_url=self.moto_url, region_name=region,
-            aws_access_key_id=access_key, aws_secret_access_key="unused-by-moto",
-        )  # fmt: skip
+        Clients are slow to make, and every invocation needs two (Lambda, Logs).
+        """
+        key = (service, region, access_key)
+        with self._guard:
+            if key not in self._clients:
+                import boto3
+
+                self._clients[key] = boto3.client(
+                    service, endpoint_url=self.moto_url, region_name=region,
+                    aws_access_key_id=access_key, aws_secret_access_key="unused-by-moto",
+                )  # fmt: skip
+            return self._clients[key]
 
     def configuration(self, region: str, access_key: str, function: str, qualifier: str | None):
         """The function's `GetFunction` answer from moto, or None when moto has no such function."""
-        client = self._lambda_client(region, access_key)
+        client = self._moto_client("lambda", region, access_key)
         options = {"Qualifier": qualifier} if qualifier else {}
         try:
             return client.get_function(FunctionName=function, **options)
@@ -276,12 +285,7 @@ class ImageFunctions:
         one log stream per execution environment; moto does not run functions, so it
         would never see either. `aws logs tail` and the cleanup then find them offline too.
         """
-        import boto3
-
-        logs = boto3.client(
-            "logs", endpoint_url=self.moto_url, region_name=region,
-            aws_access_key_id=access_key, aws_secret_access_key="unused-by-moto",
-        )  # fmt: skip
+        logs = self._moto_client("logs", region, access_key)
         group = f"/aws/lambda/{config['FunctionName']}"
         stream = time.strftime("%Y/%m/%d/") + f"[{config.get('Version', '$LATEST')}]" + (
             warm.container.container[:32])
