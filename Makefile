@@ -59,8 +59,11 @@ zip: setup ## Build build/zip/function.zip for the python3.11 runtime, check its
 
 ANSWERS ?= homework/answers.yaml
 
-grade: setup ## Grade the homework: ANSWERS=file (.yaml or .ipynb, default homework/answers.yaml), or SUBMISSIONS=folder
-	@$(if $(SUBMISSIONS),$(PY) -m serverless_dl.homework grade-all "$(SUBMISSIONS)",$(PY) -m serverless_dl.homework grade "$(ANSWERS)")
+# Notebooks run in the grader's sandbox (bubblewrap); UNSANDBOXED=1 runs them as you, for your own.
+GRADE_FLAGS := $(if $(UNSANDBOXED),--unsandboxed)
+
+grade: setup ## Grade the homework: ANSWERS=file (.yaml or .ipynb, default homework/answers.yaml), or SUBMISSIONS=folder [UNSANDBOXED=1]
+	@$(if $(SUBMISSIONS),$(PY) -m serverless_dl.homework grade-all "$(SUBMISSIONS)" $(GRADE_FLAGS),$(PY) -m serverless_dl.homework grade "$(ANSWERS)" $(GRADE_FLAGS))
 
 export-homework: setup ## Export your homework handler: the cells of homework/homework.ipynb tagged export
 	$(PY) -m serverless_dl.export --notebook homework/homework.ipynb --target homework/lambda_function.py

@@ -25,6 +25,20 @@ def docker_engine():
 
 
 @pytest.fixture(scope="session")
+def grader_sandbox():
+    """The homework grader's sandbox (bubblewrap) works here.
+
+    Like Docker, mandatory in CI (`CI=true`) and skipped elsewhere with the reason.
+    """
+    from serverless_dl.homework.sandbox import sandbox_problem
+
+    if problem := sandbox_problem():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"grader sandbox unavailable: {problem}")
+        pytest.skip(f"grader sandbox unavailable: {problem}")
+
+
+@pytest.fixture(scope="session")
 def function_images(docker_engine):
     """The course's two function images (lesson 05), built once for the session.
 

@@ -205,7 +205,9 @@ def test_another_learners_record_voids_q7(tmp_path, carol, pipeline):
     assert result.status == INVALID and "learner 'dave'" in result.message
 
 
-def test_a_right_record_with_a_handler_that_disagrees_scores_nothing(tmp_path, carol, pipeline):
+def test_a_right_record_with_a_handler_that_disagrees_scores_nothing(
+    tmp_path, carol, pipeline, grader_sandbox
+):
     def no_scaling(source):  # the lesson model's mistake: pixels left at 0..255
         return source.replace(" / 255.0)[np.newaxis]", ")[np.newaxis]")
 
@@ -217,13 +219,13 @@ def test_a_right_record_with_a_handler_that_disagrees_scores_nothing(tmp_path, c
     assert result.chosen == carol.correct[CONTAINER_QUESTION]
 
 
-def test_a_right_record_with_the_skeleton_scores_nothing(tmp_path, carol, pipeline):
+def test_a_right_record_with_the_skeleton_scores_nothing(tmp_path, carol, pipeline, grader_sandbox):
     path = submission(tmp_path, handler_from=STARTER, record=right_record(carol, pipeline))
     result = grade_answers(answers_of(path, carol), "n.ipynb").results[CONTAINER_QUESTION]
     assert result.status == INVALID and "answered 500: internal error" in result.message
 
 
-def test_a_right_record_with_a_right_handler_scores(tmp_path, carol, pipeline):
+def test_a_right_record_with_a_right_handler_scores(tmp_path, carol, pipeline, grader_sandbox):
     path = submission(tmp_path, record=right_record(carol, pipeline))
     grade = grade_answers(answers_of(path, carol), "n.ipynb")
     assert grade.results[CONTAINER_QUESTION].status == RIGHT, format_grade(grade)

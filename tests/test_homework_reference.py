@@ -36,7 +36,7 @@ SHOWN = "tests/homework_reference/solution.ipynb"
 REFERENCE_IMAGE = "serverless-dl-homework-reference"
 
 
-def test_make_grade_gives_the_committed_solution_full_marks_without_docker():
+def test_make_grade_gives_the_committed_solution_full_marks_without_docker(grader_sandbox):
     # An engine address that answers nothing: grading must not need one.
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
     run = subprocess.run(

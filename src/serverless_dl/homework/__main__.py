@@ -3,12 +3,18 @@
     python -m serverless_dl.homework questions --learner-id ID
     python -m serverless_dl.homework grade [ANSWERS.yaml | NOTEBOOK.ipynb] [--time-limit S]
     python -m serverless_dl.homework grade-all FOLDER [--csv FILE] [--json FILE] [--time-limit S]
+    (both take --unsandboxed)
     python -m serverless_dl.homework page [--check]
     python -m serverless_dl.homework record-solution    # maintainers; needs Docker
 
 `grade` and `grade-all` exit with 0 whenever they printed a grade, including
 0 points for a file that could not be read; 2 means the grader itself could
 not run (a missing folder, no TensorFlow to convert the model once).
+
+Notebooks run in the grader's sandbox (`serverless_dl.homework.sandbox`);
+where it cannot be built, each notebook is refused with the reason.
+`--unsandboxed` runs them as you instead, after a warning: only for your own
+notebook.
 """
 
 from __future__ import annotations
@@ -39,6 +45,11 @@ from serverless_dl.paths import BUILD, HOMEWORK, ROOT
 DEFAULT_ANSWERS = HOMEWORK / "answers.yaml"
 REPORTS = BUILD / "homework"
 PROG = "python -m serverless_dl.homework"
+UNSANDBOXED_HELP = "run notebooks without the sandbox, as you (prints a warning)"
+UNSANDBOXED_WARNING = (
+    "warning: --unsandboxed: notebooks run as you, with your files, credentials, network "
+    "and Docker engine within reach; use it only for a notebook you trust (your own)"
+)
 
 
 def _positive(text: str) -> float:
@@ -66,11 +77,13 @@ def _parser() -> argparse.ArgumentParser:
     grade = commands.add_parser("grade", help="grade one answers file or notebook")
     grade.add_argument("answers", nargs="?", type=Path, default=DEFAULT_ANSWERS)
     grade.add_argument("--time-limit", type=_positive, default=DEFAULT_TIME_LIMIT, metavar="S")
+    grade.add_argument("--unsandboxed", action="store_true", help=UNSANDBOXED_HELP)
     grade_all = commands.add_parser("grade-all", help="grade a folder of submissions")
     grade_all.add_argument("folder", type=Path)
     grade_all.add_argument("--csv", type=Path, default=REPORTS / "grades.csv")
     grade_all.add_argument("--json", type=Path, default=REPORTS / "grades.json")
     grade_all.add_argument("--time-limit", type=_positive, default=DEFAULT_TIME_LIMIT, metavar="S")
+    grade_all.add_argument("--unsandboxed", action="store_true", help=UNSANDBOXED_HELP)
     page = commands.add_parser("page", help=f"regenerate the generated part of {_shown(PAGE)}")
     page.add_argument("--check", action="store_true", help="only say whether it is current")
     commands.add_parser(
@@ -87,7 +100,7 @@ def _grade_all(args) -> int:
     if not files:
         print(f"no submissions (.yaml, .yml, .ipynb) in {_shown(args.folder)}")
     started = time.monotonic()
-    grades = grade_folder(args.folder, time_limit=args.time_limit)
+    grades = grade_folder(args.folder, time_limit=args.time_limit, sandboxed=not args.unsandboxed)
     width = max([len(grade.submission) for grade in grades] + [10])
     for grade in grades:
         line = f"{grade.submission:<{width}}  {grade.learner_id or '-':<16}  "
@@ -107,13 +120,20 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if getattr(args, "unsandboxed", False):
+        print(UNSANDBOXED_WARNING, file=sys.stderr)
     try:
         if args.command == "questions":
             print(homework_for(args.learner_id).render())
         elif args.command == "grade":
             print(
                 format_grade(
-                    grade_file(args.answers, time_limit=args.time_limit, name=_shown(args.answers))
+                    grade_file(
+                        args.answers,
+                        time_limit=args.time_limit,
+                        name=_shown(args.answers),
+                        sandboxed=not args.unsandboxed,
+                    )
                 )
             )
         elif args.command == "grade-all":

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from serverless_dl.homework.container_run import CheckUnavailable, check_handler, record_problem
+from serverless_dl.homework.in_sandbox import handler_check_in_sandbox
 from serverless_dl.homework.options import OptionError
 from serverless_dl.homework.questions import (
     CONTAINER_QUESTION,
@@ -134,8 +135,9 @@ def _handler_problem(
     if question.id != CONTAINER_QUESTION or answers.notebook is None:
         return None
     image = question.details["image"]
+    run_check = handler_check_in_sandbox if answers.sandboxed else check_handler
     try:
-        check = check_handler(answers.notebook, image, pipeline)
+        check = run_check(answers.notebook, image, pipeline)
     except CheckUnavailable as error:
         notes.append(f"{question.id}: your exported handler could not be checked here ({error})")
         return None
@@ -159,11 +161,15 @@ def grade_file(
     time_limit: float = DEFAULT_TIME_LIMIT,
     pipeline: ReferencePipeline | None = None,
     name: str | None = None,
+    sandboxed: bool = True,
 ) -> Grade:
-    """Grade one answers file or notebook; a learner's mistake never raises, it scores zero."""
+    """Grade one answers file or notebook; a learner's mistake never raises, it scores zero.
+
+    A notebook runs in the grader's sandbox unless `sandboxed` is False.
+    """
     submission = name or str(path)
     try:
-        answers = read_submission(path, time_limit)
+        answers = read_submission(path, time_limit, sandboxed=sandboxed)
     except SubmissionError as error:
         return Grade(submission, problem=str(error))
     return grade_answers(answers, submission, pipeline)
@@ -208,11 +214,15 @@ def grade_folder(
     *,
     time_limit: float = DEFAULT_TIME_LIMIT,
     pipeline: ReferencePipeline | None = None,
+    sandboxed: bool = True,
 ) -> list[Grade]:
     """Grade every submission in `folder`; flag learner ids used by more than one file."""
     files, _ = submission_files(folder)
     grades = [
-        grade_file(path, time_limit=time_limit, pipeline=pipeline, name=path.name) for path in files
+        grade_file(
+            path, time_limit=time_limit, pipeline=pipeline, name=path.name, sandboxed=sandboxed
+        )
+        for path in files
     ]
     counts = Counter(grade.learner_id for grade in grades if grade.learner_id)
     for grade in grades:

@@ -12,8 +12,9 @@ Everything a learner can get wrong raises `SubmissionError` (the file is
 unusable) or is recorded as a problem of one question, always with a one-line
 message: nothing here lets a traceback reach the learner.
 
-A notebook (the starter, filled in) is executed in a fresh kernel in a
-temporary folder, with papermill injecting `answers_file` and
+A notebook (the starter, filled in) is executed in the grader's sandbox
+(`sandbox`: no network, no view of the grader's files, limits), in a fresh
+kernel in a temporary folder, with papermill injecting `answers_file` and
 `run_container = False`: the grader never builds or runs a container, so it
 needs no Docker engine. The container question's answer is the run the
 learner recorded in the notebook they submitted (`container_run`). A time
@@ -24,6 +25,7 @@ answers gets a one-line reason.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import re
@@ -48,6 +50,7 @@ ANSWERS_FILE_SUFFIXES = (".yaml", ".yml")
 NOTEBOOK_SUFFIX = ".ipynb"
 MAX_FILE_BYTES = 1_000_000
 DEFAULT_TIME_LIMIT = 900  # seconds for a whole notebook: a TensorFlow conversion on a slow machine
+MAX_OUTPUT_BYTES = 16 * 2**20  # what a notebook may print in all; the homework prints ~100 kB
 TOP_LEVEL_KEYS = ("learner_id", "answers")
 KERNEL = "python3"
 _ONE_LETTER = re.compile(r"[A-Za-z]")
@@ -68,6 +71,7 @@ class Answers:
     notes: list[str] = field(default_factory=list)  # problems that void no question
     notebook: Path | None = None  # the notebook submitted, when it was one
     recorded_run: dict | None = None  # the container run the notebook recorded (q7)
+    sandboxed: bool = True  # run the notebook's exported handler in the sandbox too
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -250,24 +254,47 @@ def _execution_failure(error: Exception, time_limit: float) -> str:
     return f"the notebook could not be run: {type(error).__name__}: {_one_line(error, 120)}"
 
 
-def answers_from_notebook(path: str | Path, time_limit: float = DEFAULT_TIME_LIMIT) -> Answers:
-    """Execute a notebook submission and read the answers file it writes.
+@contextlib.contextmanager
+def _output_limit(limit_bytes: int):
+    """Count what the cells print; past `limit_bytes` in all, drop it and stop the kernel.
 
-    The notebook runs top to bottom in a fresh kernel with its working
-    directory in a temporary folder; papermill injects `answers_file` (a
-    path in that folder) after the cell tagged `parameters`. The cells have
-    `time_limit` seconds in all; starting the kernel does not count.
+    Yields a list that holds True once the limit was passed. Raising instead
+    would not stop the cell: nbclient reads output in a task of its own.
     """
-    import nbformat
+    from nbclient.client import NotebookClient
+
+    original, printed, passed = NotebookClient.output, 0, []
+
+    def counted(client, outs, msg, display_id, cell_index):
+        nonlocal printed
+        printed += len(json.dumps(msg.get("content", {})))
+        if printed <= limit_bytes:
+            return original(client, outs, msg, display_id, cell_index)
+        if not passed:
+            passed.append(True)
+            process = getattr(getattr(client.km, "provisioner", None), "process", None)
+            if process is not None:
+                process.kill()  # the cell then ends with a dead kernel
+        return None
+
+    NotebookClient.output = counted
+    try:
+        yield passed
+    finally:
+        NotebookClient.output = original
+
+
+def execute_for_answers(path: Path, folder: Path, time_limit: float) -> Path:
+    """Run a notebook in `folder` with papermill; return the answers file it wrote.
+
+    The notebook runs top to bottom in a fresh kernel with `folder` as its
+    working directory; papermill injects `answers_file` (a path in that
+    folder) and `run_container = False` after the cell tagged `parameters`.
+    The cells have `time_limit` seconds in all (starting the kernel does not
+    count) and may print `MAX_OUTPUT_BYTES`. Raises `SubmissionError`.
+    """
     import papermill
 
-    path = Path(path)
-    if not path.is_file():
-        raise SubmissionError("the file does not exist")
-    try:
-        submitted = nbformat.read(path, as_version=4)
-    except Exception as error:  # nbformat raises many types for a file that is not a notebook
-        raise SubmissionError(f"not a readable notebook ({type(error).__name__})") from None
     deadline = None
 
     def remaining_seconds(cell) -> int:
@@ -277,43 +304,90 @@ def answers_from_notebook(path: str | Path, time_limit: float = DEFAULT_TIME_LIM
             deadline = time.monotonic() + time_limit
         return max(1, math.ceil(deadline - time.monotonic()))
 
-    with tempfile.TemporaryDirectory(prefix="homework-run-") as folder:
-        answers_file = Path(folder) / "answers.yaml"
-        try:
-            # The kernel inherits file descriptor 2: its start-up warnings stay out of the report.
-            with _quiet_loggers("papermill", "nbclient", "traitlets"), quiet_stderr():
-                papermill.execute_notebook(
-                    str(path),
-                    str(Path(folder) / "executed.ipynb"),
-                    # The learner's own run recorded the container; this one builds none.
-                    parameters={"answers_file": str(answers_file), "run_container": False},
-                    kernel_name=KERNEL,
-                    language="python",
-                    cwd=folder,
-                    progress_bar=False,
-                    log_output=False,
-                    # Nothing waits for the kernel's answers any more: no grace period.
-                    shutdown_kernel="immediate",
-                    timeout_func=remaining_seconds,
-                )
-        except Exception as error:  # anything the learner's code does ends here, as one line
-            raise SubmissionError(_execution_failure(error, time_limit)) from None
-        if not answers_file.is_file():
-            raise SubmissionError(
-                "the notebook finished but wrote no answers file (keep the starter's last "
-                "cell, which writes answers_file)"
+    answers_file = folder / "answers.yaml"
+    printed_too_much: list[bool] = []
+    try:
+        # The kernel inherits file descriptor 2: its start-up warnings stay out of the report.
+        with (
+            _quiet_loggers("papermill", "nbclient", "traitlets"),
+            quiet_stderr(),
+            _output_limit(MAX_OUTPUT_BYTES) as printed_too_much,
+        ):
+            papermill.execute_notebook(
+                str(path),
+                str(folder / "executed.ipynb"),
+                # The learner's own run recorded the container; this one builds none.
+                parameters={"answers_file": str(answers_file), "run_container": False},
+                kernel_name=KERNEL,
+                language="python",
+                cwd=str(folder),
+                progress_bar=False,
+                log_output=False,
+                # Nothing waits for the kernel's answers any more: no grace period.
+                shutdown_kernel="immediate",
+                timeout_func=remaining_seconds,
             )
+    except Exception as error:  # anything the learner's code does ends here, as one line
+        if printed_too_much:
+            limit = f"{MAX_OUTPUT_BYTES // 2**20} MB"
+            raise SubmissionError(f"the notebook printed more than {limit}") from None
+        raise SubmissionError(_execution_failure(error, time_limit)) from None
+    if not answers_file.is_file() or answers_file.is_symlink():
+        raise SubmissionError(
+            "the notebook finished but wrote no answers file (keep the starter's last "
+            "cell, which writes answers_file)"
+        )
+    return answers_file
+
+
+def _read_notebook(path: Path) -> dict:
+    import nbformat
+
+    if not path.is_file():
+        raise SubmissionError("the file does not exist")
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as error:  # nbformat raises many types for a file that is not a notebook
+        raise SubmissionError(f"not a readable notebook ({type(error).__name__})") from None
+
+
+def answers_from_notebook(
+    path: str | Path, time_limit: float = DEFAULT_TIME_LIMIT, *, sandboxed: bool = True
+) -> Answers:
+    """Execute a notebook submission and read the answers file it writes.
+
+    With `sandboxed` (the default) the notebook runs in the grader's sandbox
+    (`serverless_dl.homework.sandbox`) and a machine without one refuses it;
+    without, it runs as the grader, with everything the grader can reach.
+    """
+    path = Path(path)
+    submitted = _read_notebook(path)
+    with tempfile.TemporaryDirectory(prefix="homework-run-") as folder:
+        if sandboxed:
+            from serverless_dl.homework.in_sandbox import answers_text_in_sandbox
+
+            answers_file = Path(folder) / "answers.yaml"
+            answers_file.write_text(answers_text_in_sandbox(path, time_limit))
+        else:
+            answers_file = execute_for_answers(path, Path(folder), time_limit)
         answers = read_answers(answers_file)
     answers.source = answers.notebook = path
     answers.recorded_run = recorded_container_run(submitted)
+    answers.sandboxed = sandboxed
     return answers
 
 
-def read_submission(path: str | Path, time_limit: float = DEFAULT_TIME_LIMIT) -> Answers:
-    """The answers of a submission: an answers file, or a notebook that writes one."""
+def read_submission(
+    path: str | Path, time_limit: float = DEFAULT_TIME_LIMIT, *, sandboxed: bool = True
+) -> Answers:
+    """The answers of a submission: an answers file, or a notebook that writes one.
+
+    Reading an answers file executes nothing; a notebook runs as
+    `answers_from_notebook` says.
+    """
     path = Path(path)
     if path.suffix.lower() == NOTEBOOK_SUFFIX:
-        return answers_from_notebook(path, time_limit)
+        return answers_from_notebook(path, time_limit, sandboxed=sandboxed)
     return read_answers(path)
 
 
