@@ -11,11 +11,12 @@ COURSE_ENV := $(VENV)/.installed
 CLASSIC_ENV := $(VENVS)/lambda-classic/.installed
 MODERN_ENV := $(VENVS)/lambda-modern/.installed
 AWS_ENV := $(VENVS)/aws/.installed
-ENVIRONMENTS := $(COURSE_ENV) $(CLASSIC_ENV) $(MODERN_ENV) $(AWS_ENV)
+SITE_ENV := $(VENVS)/site/.installed
+ENVIRONMENTS := $(COURSE_ENV) $(CLASSIC_ENV) $(MODERN_ENV) $(AWS_ENV) $(SITE_ENV)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup course test lab model export nav notebooks docker-base lint clean
-.PHONY: grade export-homework homework-model homework-page bench zip
+.PHONY: grade export-homework homework-model homework-page bench zip site site-screenshot
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -56,6 +57,12 @@ bench: setup ## Measure cold start, latency, memory, size and cost on every runt
 
 zip: setup ## Build build/zip/function.zip for the python3.11 runtime, check its size, run it under the RIE
 	$(PY) -m serverless_dl.zip_bundle
+
+site: $(COURSE_ENV) $(SITE_ENV) ## Build the course as a website into build/site (offline) and print its index page
+	$(PY) -m serverless_dl.site build
+
+site-screenshot: site ## Regenerate images/site/lesson-page.png: a lesson page of the site in headless Chromium
+	$(PY) -m serverless_dl.site screenshot
 
 ANSWERS ?= homework/answers.yaml
 
@@ -113,4 +120,10 @@ $(VENVS)/lambda-%/.installed: requirements/lambda-%.txt requirements/lambda-runt
 $(AWS_ENV): requirements/aws-tools.txt
 	$(PYTHON) -m venv $(VENVS)/aws
 	$(VENVS)/aws/bin/python -m pip install --quiet -r requirements/aws-tools.txt
+	touch $@
+
+# Jupyter Book 1 and Sphinx, apart from the course's packages (`make site`).
+$(SITE_ENV): requirements/site.txt
+	$(PYTHON) -m venv $(VENVS)/site
+	$(VENVS)/site/bin/python -m pip install --quiet -r requirements/site.txt
 	touch $@

@@ -74,3 +74,19 @@ def local_aws_accounts():
 
     with accounts_started_inside():
         yield
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """A headless Chromium (Playwright `Browser`) for the session, from serverless_dl.browser.
+
+    Mandatory in CI (`CI=true`): there, a missing browser fails the test; elsewhere it is
+    skipped with the reason.
+    """
+    from serverless_dl.browser import BrowserUnavailable, chromium, skip_or_fail
+
+    try:
+        with chromium() as browser:
+            yield browser
+    except BrowserUnavailable as error:  # raised only while starting, before the yield
+        skip_or_fail(error)
