@@ -122,7 +122,9 @@ def _parents(arguments: list[str]) -> list[str]:
         for i, word in enumerate(arguments)
         if word in mounts
     ]
-    parents = sorted({parent for target in targets for parent in target.parents} - {Path("/")})
+    # /tmp is mounted before these and stays open to all (1777).
+    above = {parent for target in targets for parent in target.parents}
+    parents = sorted(above - {Path("/"), Path("/tmp")})
     return [word for parent in parents for word in ("--perms", "0755", "--dir", str(parent))]
 
 
@@ -208,15 +210,16 @@ def sandbox_command(
     if os.geteuid() != 0:  # a user namespace lets an ordinary user build the sandbox
         arguments += ["--unshare-user"]
     arguments += ["--proc", "/proc", "--dev", "/dev"]
-    # The writable folders first: the read-only files shown inside build/ go on top of it.
-    mounts = _writable(Path("/tmp"), limits) + _writable(SCRATCH, limits)
-    mounts += _writable(BUILD, limits)  # hides the real build/, the Docker socket with it
-    mounts += _system_view() + _python_view()
+    # /tmp first, then the folders above every mount point (the repository may itself be
+    # under /tmp), then the other writable folders, then the read-only files on top.
+    shown = _system_view() + _python_view()
     for path in HOMEWORK_INPUTS:
-        mounts += _readable(path)
+        shown += _readable(path)
     for inside, host in (files or {}).items():
-        mounts += ["--ro-bind", str(host), str(inside)]
-    arguments += _parents(mounts) + mounts
+        shown += ["--ro-bind", str(host), str(inside)]
+    writable = _writable(SCRATCH, limits) + _writable(BUILD, limits)  # build/: hides the socket
+    arguments += _writable(Path("/tmp"), limits) + _parents(writable + shown)
+    arguments += writable + shown
     for name, value in {**_environment(), **(environment or {})}.items():
         arguments += ["--setenv", name, value]
     arguments += ["--chdir", str(SCRATCH)]
