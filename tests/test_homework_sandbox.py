@@ -213,18 +213,23 @@ def test_no_connection_leaves_the_sandbox(graded):
     assert graded["tcp"] == 0 and graded["engine"] == 0
 
 
+TIMED_OUT = f"did not finish within the time limit of {TIME_LIMIT} s"
+
+
 @pytest.mark.parametrize(
-    "name, reason",
+    "name, reasons",
     [
-        ("fork-bomb.ipynb", "raised BlockingIOError"),
-        ("eats-memory.ipynb", "raised MemoryError"),
-        ("prints-endlessly.ipynb", "the notebook printed more than 16 MB"),
-        ("never-ends.ipynb", f"did not finish within the time limit of {TIME_LIMIT} s"),
+        # The process limit makes fork() fail; on a busy machine the bomb may still be
+        # forking when the clock runs out. Either way it is stopped, with one line.
+        ("fork-bomb.ipynb", ("raised BlockingIOError", TIMED_OUT)),
+        ("eats-memory.ipynb", ("raised MemoryError",)),
+        ("prints-endlessly.ipynb", ("the notebook printed more than 16 MB",)),
+        ("never-ends.ipynb", (TIMED_OUT,)),
     ],
 )
-def test_limits_stop_a_runaway_notebook_with_one_line(graded, name, reason):
+def test_limits_stop_a_runaway_notebook_with_one_line(graded, name, reasons):
     row = graded["rows"][name]
-    assert row["total"] == "0" and reason in row["problem"], row["problem"]
+    assert row["total"] == "0" and any(reason in row["problem"] for reason in reasons), row
 
 
 def test_without_the_sandbox_notebooks_are_refused_and_answers_files_graded(tmp_path):
