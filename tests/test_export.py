@@ -1,4 +1,5 @@
-"""Lessons 04 and 05 are the sources of docker/lambda_function.py and docker/image_source.py."""
+"""Lessons 04 and 05 are the sources of docker/lambda_function.py and docker/image_source.py,
+lesson 03 of docker/onnx/lambda_function.py."""
 
 import subprocess
 import sys
@@ -7,17 +8,23 @@ import nbformat
 import pytest
 
 from serverless_dl import export
+from serverless_dl.paths import DOCKER
 
 SCRIPTS = list(export.EXPORTS)
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda script: script.name)
+def _shown(script):
+    """The script's path under docker/, e.g. `onnx/lambda_function.py`."""
+    return script.relative_to(DOCKER).as_posix()
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=_shown)
 def test_committed_script_matches_its_notebook(script):
-    stale = f"docker/{script.name} is stale: run `make export`"
+    stale = f"docker/{_shown(script)} is stale: run `make export`"
     assert script.read_text() == export.exported_source(export.EXPORTS[script]), stale
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda script: script.name)
+@pytest.mark.parametrize("script", SCRIPTS, ids=_shown)
 def test_exported_script_is_plain_python_that_passes_ruff(script):
     source = export.exported_source(export.EXPORTS[script])
     assert "get_ipython" not in source
@@ -85,13 +92,13 @@ def test_check_mode_reports_drift_and_missing_notebooks(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_the_default_command_writes_and_checks_both_scripts(tmp_path, monkeypatch, capsys):
-    copies = {tmp_path / script.name: notebook for script, notebook in export.EXPORTS.items()}
+def test_the_default_command_writes_and_checks_every_script(tmp_path, monkeypatch, capsys):
+    copies = {tmp_path / _shown(script): notebook for script, notebook in export.EXPORTS.items()}
     monkeypatch.setattr(export, "EXPORTS", copies)
     assert export.main(["--check"]) == 1
-    assert capsys.readouterr().err.count("is out of date") == 2
+    assert capsys.readouterr().err.count("is out of date") == len(copies) == 3
     assert export.main([]) == 0
-    assert sorted(path.name for path in tmp_path.iterdir()) == [
-        "image_source.py", "lambda_function.py"
+    assert sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*.py")) == [
+        "image_source.py", "lambda_function.py", "onnx/lambda_function.py"
     ]
     assert export.main(["--check"]) == 0

@@ -7,10 +7,12 @@
   tflite-runtime 2.14, numpy < 2, keras-image-helper 0.0.1, Pillow. No TensorFlow.
 - `.venvs/lambda-modern`: LiteRT (ai-edge-litert), numpy 2, keras-image-helper
   0.0.2, Pillow, as on the python3.12/3.13 runtimes. No TensorFlow.
+- `.venvs/lambda-onnx`: ONNX Runtime instead of a TFLite interpreter, numpy 2,
+  keras-image-helper 0.0.2, Pillow (lesson 03's third runtime). No TensorFlow.
 - `.venvs/aws`: AWS tooling (SAM CLI, which ships the Lambda Runtime Interface
   Emulator, the AWS CLI, moto).
 
-Both Lambda environments also hold awslambdaric, the runtime interface client
+The Lambda environments also hold awslambdaric, the runtime interface client
 that the AWS base images preinstall.
 """
 
@@ -23,7 +25,9 @@ from pathlib import Path
 
 from serverless_dl.paths import VENVS
 
-LAMBDA_FLAVOURS = ("classic", "modern")
+LAMBDA_FLAVOURS = ("classic", "modern")  # the TFLite handler's two paths (lessons 03-06)
+# Every TensorFlow-free environment: the TFLite ones and ONNX Runtime's (lesson 03).
+ENVIRONMENT_FLAVOURS = (*LAMBDA_FLAVOURS, "onnx")
 
 # Variables that would leak the course environment into a child interpreter.
 _LEAKY_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")
@@ -40,8 +44,10 @@ def venv_bin(name: str) -> Path:
 
 def lambda_python(flavour: str) -> Path:
     """Return the interpreter of the TensorFlow-free Lambda environment `flavour`."""
-    if flavour not in LAMBDA_FLAVOURS:
-        raise ValueError(f"unknown Lambda environment {flavour!r}; choose one of {LAMBDA_FLAVOURS}")
+    if flavour not in ENVIRONMENT_FLAVOURS:
+        raise ValueError(
+            f"unknown Lambda environment {flavour!r}; choose one of {ENVIRONMENT_FLAVOURS}"
+        )
     python = venv_bin(f"lambda-{flavour}") / "python"
     if not python.exists():
         raise EnvironmentMissing(f"{python} does not exist; run `make setup` first")

@@ -1,16 +1,17 @@
 """Export the function's two modules from their lesson notebooks (nbdev-style).
 
 Lesson 04 is the source of `docker/lambda_function.py` (the handler) and
-lesson 05 of `docker/image_source.py` (the guarded download it imports): the
-code cells tagged `export` of each notebook become its script, in order,
-through nbconvert and the small template in `templates/export_tagged`.
-`make export` writes both files; the tests export again and fail when a
-committed copy differs.
+lesson 05 of `docker/image_source.py` (the guarded download it imports);
+lesson 03 is the source of `docker/onnx/lambda_function.py`, the handler on
+ONNX Runtime, which imports the same `image_source.py`. The code cells tagged
+`export` of each notebook become its script, in order, through nbconvert and
+the small template in `templates/export_tagged`. `make export` writes every
+file; the tests export again and fail when a committed copy differs.
 
 Command line::
 
-    python -m serverless_dl.export            # write both scripts
-    python -m serverless_dl.export --check    # exit 1 if either is out of date
+    python -m serverless_dl.export            # write every script
+    python -m serverless_dl.export --check    # exit 1 if any is out of date
     python -m serverless_dl.export --notebook NB --target FILE   # one notebook, one script
 """
 
@@ -29,8 +30,14 @@ HANDLER_NOTEBOOK = NOTEBOOKS / "04-lambda-code.ipynb"
 HANDLER_SCRIPT = DOCKER / "lambda_function.py"
 IMAGE_SOURCE_NOTEBOOK = NOTEBOOKS / "05-hardening.ipynb"
 IMAGE_SOURCE_SCRIPT = DOCKER / "image_source.py"
+ONNX_HANDLER_NOTEBOOK = NOTEBOOKS / "03-removing-tensorflow.ipynb"
+ONNX_HANDLER_SCRIPT = DOCKER / "onnx" / "lambda_function.py"
 # Every exported script and the notebook it comes from, in course order.
-EXPORTS = {HANDLER_SCRIPT: HANDLER_NOTEBOOK, IMAGE_SOURCE_SCRIPT: IMAGE_SOURCE_NOTEBOOK}
+EXPORTS = {
+    ONNX_HANDLER_SCRIPT: ONNX_HANDLER_NOTEBOOK,
+    HANDLER_SCRIPT: HANDLER_NOTEBOOK,
+    IMAGE_SOURCE_SCRIPT: IMAGE_SOURCE_NOTEBOOK,
+}
 HOMEWORK_NOTEBOOK = HOMEWORK / "homework.ipynb"
 TEMPLATES = Path(__file__).parent / "templates"
 EXPORT_TAG = "export"

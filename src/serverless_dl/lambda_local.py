@@ -35,7 +35,8 @@ def make_task_root(
     """Copy the handler, its image_source module and the model into `target`, named as in the image.
 
     `image_source` defaults to the `image_source.py` next to `handler_script`
-    (both are exported to `docker/`).
+    (both are exported to `docker/`). The model keeps its format's suffix:
+    `clothing-model.tflite`, or `clothing-model.onnx` for lesson 03's ONNX handler.
     """
     handler_script = Path(handler_script)
     image_source = Path(image_source or handler_script.with_name(IMAGE_SOURCE_FILE))
@@ -46,7 +47,7 @@ def make_task_root(
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(handler_script, target / "lambda_function.py")
     shutil.copyfile(image_source, target / IMAGE_SOURCE_FILE)
-    shutil.copyfile(model, target / MODEL_FILE)
+    shutil.copyfile(model, (target / MODEL_FILE).with_suffix(Path(model).suffix))
     return target
 
 

@@ -9,7 +9,8 @@ writes into `--out`:
 - `<model>-{f32,f16,int8}.tflite`, converted as lesson 02 converts (int8 is
   dynamic-range quantization that tflite-runtime 2.14 can load); the course
   model uses the committed files in `models/` instead;
-- `<model>-{f32,f16,int8}.onnx`: Keras -> SavedModel -> tf2onnx, then
+- `<model>-{f32,f16,int8}.onnx`: Keras -> SavedModel -> tf2onnx (as lesson 03
+  converts, `serverless_dl.onnx_model`), then
   float16 weights (onnxconverter-common) and dynamic-range int8 weights
   (ONNX Runtime's `quantize_dynamic`);
 - `reference.json`: the test images and Keras's top-1 class for each.
@@ -33,9 +34,7 @@ import contextlib
 import io
 import json
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -47,6 +46,7 @@ import tensorflow as tf  # noqa: E402
 from serverless_dl.bench.plan import VARIANTS  # noqa: E402
 from serverless_dl.clothing import CLASSES  # noqa: E402
 from serverless_dl.dataset import ensure_dataset, load_split  # noqa: E402
+from serverless_dl.onnx_model import keras_to_onnx  # noqa: E402
 from serverless_dl.paths import MODELS  # noqa: E402
 
 COURSE_KERAS_MODEL = MODELS / "clothing-model.keras"
@@ -56,7 +56,6 @@ COURSE_TFLITE_FILES = {
     "int8": MODELS / "clothing-model-dynamic-range.tflite",
 }
 SEED = 1
-ONNX_OPSET = 17
 TRAINING_IMAGES_PER_CLASS = 30  # to fit MobileNetV2's last layer
 STATISTICS_IMAGES_PER_CLASS = 2  # for its batch-norm statistics
 
@@ -82,16 +81,7 @@ def onnx_files(model, stem: Path) -> dict[str, Path]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     files = {variant: stem.with_name(f"{stem.name}-{variant}.onnx") for variant in VARIANTS}
-    with tempfile.TemporaryDirectory() as folder:
-        saved_model = Path(folder) / "saved-model"
-        model.export(str(saved_model), verbose=False)
-        run = subprocess.run(
-            [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved_model),
-             "--output", str(files["f32"]), "--opset", str(ONNX_OPSET)],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        if run.returncode != 0:
-            raise RuntimeError(f"tf2onnx failed:\n{run.stderr[-3000:]}")
+    keras_to_onnx(model, files["f32"])  # as lesson 03 converts the course model
     half = float16.convert_float_to_float16(onnx.load(files["f32"]), keep_io_types=True)
     onnx.save(half, files["f16"])
     with contextlib.redirect_stderr(io.StringIO()):  # advice to pre-process: not for this model

@@ -16,14 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from serverless_dl import onnx_model
 from serverless_dl.bench.bundles import remove_stale_siblings
 from serverless_dl.envs import clean_environment
-from serverless_dl.paths import BUILD, MODELS, REQUIREMENTS
+from serverless_dl.onnx_model import ConversionError, converter_tools
+from serverless_dl.paths import BUILD, MODELS
 from serverless_dl.zip_bundle import BundleError
 
 BENCH_BUILD = BUILD / "bench"
-TOOLS_REQUIREMENTS = REQUIREMENTS / "bench-tools.txt"
 CONVERT_SCRIPT = Path(__file__).with_name("convert.py")  # read, not imported: it loads TensorFlow
+ONNX_SCRIPT = Path(onnx_model.__file__)  # the ONNX conversion that convert.py calls
 
 
 @dataclass(frozen=True)
@@ -47,28 +49,12 @@ def _digest(*parts: bytes) -> str:
     return digest.hexdigest()[:16]
 
 
-def converter_tools(build: Path = BENCH_BUILD) -> Path:
-    """The folder holding tf2onnx and friends (`requirements/bench-tools.txt`), installed once."""
-    folder = build / "tools" / _digest(TOOLS_REQUIREMENTS.read_bytes())
-    if folder.is_dir():
-        return folder
-    partial = folder.with_name(folder.name + ".partial")
-    run = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-warn-conflicts",
-         "--disable-pip-version-check", "--target", str(partial), "-r", str(TOOLS_REQUIREMENTS)],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if run.returncode != 0:
-        raise BundleError(f"could not install the converters: {run.stderr.strip()[-300:]}")
-    partial.rename(folder)
-    return folder
-
-
 def model_files(
     name: str, size: int, build: Path = BENCH_BUILD, log: Callable[[str], None] = print
 ) -> ModelFiles:
     """The files of model `name`, converted now unless an up-to-date copy exists."""
-    inputs = [CONVERT_SCRIPT.read_bytes(), TOOLS_REQUIREMENTS.read_bytes(),
+    inputs = [CONVERT_SCRIPT.read_bytes(), ONNX_SCRIPT.read_bytes(),
+              onnx_model.TOOLS_REQUIREMENTS.read_bytes(),
               name.encode(), str(size).encode()]
     if name == "clothing":
         inputs += [path.read_bytes() for path in sorted(MODELS.glob("clothing-model*"))]
@@ -77,7 +63,10 @@ def model_files(
     manifest = out / "manifest.json"
     if not manifest.is_file():
         log(f"converting {name} (Keras, TFLite and ONNX files) ...")
-        tools = converter_tools(build)
+        try:
+            tools = converter_tools(build / "tools")
+        except ConversionError as error:
+            raise BundleError(str(error)) from None
         run = subprocess.run(
             [sys.executable, "-m", "serverless_dl.bench.convert", name, "--size", str(size),
              "--out", str(out)],
