@@ -10,13 +10,15 @@ VENVS := .venvs
 COURSE_ENV := $(VENV)/.installed
 CLASSIC_ENV := $(VENVS)/lambda-classic/.installed
 MODERN_ENV := $(VENVS)/lambda-modern/.installed
+ONNX_ENV := $(VENVS)/lambda-onnx/.installed
 AWS_ENV := $(VENVS)/aws/.installed
 SITE_ENV := $(VENVS)/site/.installed
-ENVIRONMENTS := $(COURSE_ENV) $(CLASSIC_ENV) $(MODERN_ENV) $(AWS_ENV) $(SITE_ENV)
+ENVIRONMENTS := $(COURSE_ENV) $(CLASSIC_ENV) $(MODERN_ENV) $(ONNX_ENV) $(AWS_ENV) $(SITE_ENV)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup course test lab model export nav notebooks docker-base lint clean
 .PHONY: grade export-homework homework-model homework-page bench zip site site-screenshot
+.PHONY: web-screenshot
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -37,10 +39,11 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: setup ## Open JupyterLab on the repository (lessons, written lessons, homework)
 	$(VENV)/bin/jupyter lab --notebook-dir=. --LabApp.default_url=/lab/tree/notebooks $(LAB_ROOT_FLAG)
 
-model: setup ## Regenerate last week's model, its TFLite variants and the sample images
+model: setup ## Regenerate last week's model, its TFLite variants, its ONNX file and the sample images
 	$(PY) -m serverless_dl.notebooks refresh 00-last-weeks-model 02-tensorflow-lite
+	$(PY) -m serverless_dl.onnx_model
 
-export: setup ## Regenerate docker/lambda_function.py (lesson 04) and docker/image_source.py (lesson 05)
+export: setup ## Regenerate docker/lambda_function.py (lesson 04), docker/image_source.py (05), docker/onnx/lambda_function.py (03)
 	$(PY) -m serverless_dl.export
 
 nav: setup ## Regenerate the README's lesson table and every Previous/Next link from the lesson list
@@ -63,6 +66,9 @@ site: $(COURSE_ENV) $(SITE_ENV) ## Build the course as a website into build/site
 
 site-screenshot: site ## Regenerate images/site/lesson-page.png: a lesson page of the site in headless Chromium
 	$(PY) -m serverless_dl.site screenshot
+
+web-screenshot: setup ## Regenerate images/web/page-*.png: lesson 09's page in headless Chromium, desktop and phone
+	$(PY) -m serverless_dl.web_page screenshot
 
 ANSWERS ?= homework/answers.yaml
 

@@ -20,6 +20,7 @@ except ImportError:
 
 
 MODEL_PATH = os.environ.get("MODEL_PATH", "clothing-model.tflite")
+ALLOWED_ORIGIN = os.environ.get("ALLOWED_ORIGIN", "")  # the web page of lesson 09
 CLASSES = ["dress", "hat", "longsleeve", "outwear", "pants",
            "shirt", "shoes", "shorts", "skirt", "t-shirt"]
 
@@ -54,6 +55,8 @@ def respond(event, status, document):
     if not is_proxy_event(event):
         return document
     headers = {"Content-Type": "application/json"}
+    if ALLOWED_ORIGIN:  # lets that one web page, on another origin, read the answer (CORS)
+        headers["Access-Control-Allow-Origin"] = ALLOWED_ORIGIN
     return {"statusCode": status, "headers": headers, "body": json.dumps(document)}
 
 

@@ -43,9 +43,14 @@ EXPECTED_CLASS = "pants"  # the label of images/pants.jpg, whatever the model's 
 CONTEXT_FILES = {
     "docker/image_source.py",
     "docker/lambda_function.py",
+    "docker/fastapi/app.py",  # docker/fastapi/Dockerfile (lesson 09)
+    "docker/onnx/lambda_function.py",  # docker/Dockerfile.onnx (lesson 03)
     "models/clothing-model.tflite",
+    "models/clothing-model.onnx",
     "requirements/lambda-classic.txt",
+    "requirements/lambda-fastapi.txt",
     "requirements/lambda-modern.txt",
+    "requirements/lambda-onnx.txt",
 }
 # Things that make a build work on this offline machine only; they belong in the stand-in
 # base images, never in what a learner deploys.

@@ -106,6 +106,11 @@ FUNCTION_IMAGES = {
 }
 
 
+# Lesson 03's third runtime, ONNX Runtime, on the python3.13 base image. It is not one of the
+# two paths that lessons 06-08 build and deploy, so it stays out of FUNCTION_IMAGES.
+ONNX_IMAGE = FunctionImage("onnx", DOCKER / "Dockerfile.onnx", "clothing-model:onnx")
+
+
 def function_image(flavour: str) -> FunctionImage:
     """The function image of `flavour` (`classic` or `modern`)."""
     if flavour not in FUNCTION_IMAGES:
@@ -131,14 +136,17 @@ class BuiltImage:
 
 
 def build_function_image(
-    flavour: str, *, log: Callable[[str], None] = lambda message: None, timeout: float = 1800
+    flavour: str | FunctionImage,
+    *,
+    log: Callable[[str], None] = lambda message: None,
+    timeout: float = 1800,
 ) -> BuiltImage:
-    """Build the `flavour` image from the repository root and measure it.
+    """Build the `flavour` image (or another `FunctionImage`) from the repository root; measure it.
 
     Makes the base image available first (`make docker-base`). Docker's layer
     cache makes a rebuild with unchanged inputs take seconds.
     """
-    image = function_image(flavour)
+    image = flavour if isinstance(flavour, FunctionImage) else function_image(flavour)
     lambda_base.ensure_base_image(image.python_version, log=log)
     log(f"$ {image.build_command()}")
     started = time.perf_counter()
@@ -205,7 +213,7 @@ _RUNTIME_PEAK_SCRIPT = textwrap.dedent("""
 def runtime_peak_rss_bytes(container: str) -> int | None:
     """The peak resident set (`VmHWM`) of the Python runtime process in the container, if any.
 
-    This is what lesson 09 reports as peak memory: every page the process had in
+    This is what lesson 10 reports as peak memory: every page the process had in
     RAM at its peak, shared libraries and the mapped model included.
     """
     result = docker_engine.docker("exec", container, "python", "-c", _RUNTIME_PEAK_SCRIPT,

@@ -98,8 +98,9 @@ def run_parameters(out_dir: str | Path, short: bool = True) -> dict[str, dict]:
         # 07 and 08 share one local AWS account, as they would share one AWS account.
         "07-ecr-lambda": {"work_dir": str(out / "07-ecr-lambda"), "aws_local_dir": str(aws)},
         "08-api-gateway": {"work_dir": str(out / "08-api-gateway"), "aws_local_dir": str(aws)},
-        "09-performance": {"work_dir": str(out / "09-performance")},
-        "10-zip": {"zip_dir": str(out / "10-zip" / "zip"), "work_dir": str(out / "10-zip")},
+        "09-web-page": {"work_dir": str(out / "09-web-page")},
+        "10-performance": {"work_dir": str(out / "10-performance")},
+        "11-zip": {"zip_dir": str(out / "11-zip" / "zip"), "work_dir": str(out / "11-zip")},
     }
 
 

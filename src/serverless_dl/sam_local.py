@@ -136,11 +136,19 @@ class LocalApi:
     """`sam local start-api` on 127.0.0.1, with sample images served beside the function.
 
     `images` is the folder the sidecar serves; `url_for(path)` gives a file's
-    URL as the function sees it.
+    URL as the function sees it. `parameters` sets the template's parameters
+    (`--parameter-overrides`), such as lesson 09's `PageOrigin`.
     """
 
-    def __init__(self, built_template: str | Path, work_dir: str | Path, images: str | Path):
+    def __init__(
+        self,
+        built_template: str | Path,
+        work_dir: str | Path,
+        images: str | Path,
+        parameters: dict[str, str] | None = None,
+    ):
         self.built_template = Path(built_template)
+        self.parameters = dict(parameters or {})  # the template's Parameters, as on `sam deploy`
         self.work_dir = in_repo(work_dir)
         self.images = in_repo(images)
         self.port = free_port()
@@ -194,6 +202,9 @@ class LocalApi:
             "--warm-containers", "EAGER",
             "--skip-pull-image", "--no-watch",
         ]  # fmt: skip
+        if self.parameters:
+            overrides = " ".join(f"{name}={value}" for name, value in self.parameters.items())
+            command += ["--parameter-overrides", overrides]
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self._log_offset = log.tell()

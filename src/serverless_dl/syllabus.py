@@ -81,11 +81,15 @@ LESSONS: tuple[Lesson, ...] = (
            "REST API, `POST /predict`, proxy integration, stage URL; "
            "\"Missing Authentication Token\"; API key and usage plan; the SAM template",
            docker=True, aws=True),
-    Lesson("09", "performance", "Performance",
+    Lesson("09", "web-page", "A web page",
+           "A static page on its own origin calls the API: CORS and the preflight, binary "
+           "media types, errors shown as text; tested in Chromium through `sam local "
+           "start-api`; the same API as FastAPI + Mangum, compared", docker=True),
+    Lesson("10", "performance", "Performance",
            "Cold start, warm latency, memory, size and agreement on TensorFlow, `tf.lite`, "
            "tflite-runtime, LiteRT and ONNX Runtime (`make bench`); cost per million predictions; "
            "which runtime, weights, memory and packaging to deploy"),
-    Lesson("10", "zip", "Packaging as a .zip",
+    Lesson("11", "zip", "Packaging as a .zip",
            "`pip install --target` with Lambda-platform wheels (`make zip`); 50 MB zipped, "
            "250 MB unzipped; the archive under the RIE; `aws lambda create-function "
            "--zip-file`, the SAM template; .zip or container image", docker=False),
