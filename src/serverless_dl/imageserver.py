@@ -22,12 +22,14 @@ class _QuietFileHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(handler_class: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    """Run `handler_class` on 127.0.0.1 on a free port; yield the base URL.
+def serve(handler_class, port: int = 0) -> Iterator[str]:
+    """Run `handler_class` on 127.0.0.1:`port` (0: a free port); yield the base URL.
 
-    Threaded, so a slow response does not block other requests.
+    `handler_class` is a `BaseHTTPRequestHandler` class, or a factory of one
+    (`functools.partial` with its arguments). Threaded, so a slow response does
+    not block other requests.
     """
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler_class)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -23,11 +23,9 @@ import argparse
 import concurrent.futures
 import contextlib
 import functools
-import http.server
 import json
 import struct
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +33,7 @@ from pathlib import Path
 import yaml
 
 from serverless_dl import sam_local
-from serverless_dl.imageserver import _QuietFileHandler
+from serverless_dl.imageserver import _QuietFileHandler, serve
 from serverless_dl.paths import BUILD, DOCKER, IMAGES, ROOT, in_repo
 from serverless_dl.rie import free_port
 
@@ -73,23 +71,10 @@ class _PageHandler(_QuietFileHandler):
 
 
 @contextlib.contextmanager
-def _serve_on(port: int, handler) -> Iterator[str]:
-    """Run `handler` on 127.0.0.1:`port` in a thread; yield its origin."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextlib.contextmanager
 def serve_page(predict_url: str, api_key: str = "", port: int = 0) -> Iterator[str]:
     """Serve `web/` on 127.0.0.1:`port` (0: any free port) for `predict_url`; yield the origin."""
     handler = type("PageHandler", (_PageHandler,), {"config": config_js(predict_url, api_key)})
-    with _serve_on(port, functools.partial(handler, directory=str(WEB))) as origin:
+    with serve(functools.partial(handler, directory=str(WEB)), port) as origin:
         yield origin
 
 
@@ -126,7 +111,7 @@ def web_stack(variant: str, work_dir: str | Path) -> Iterator[WebStack]:
     api = sam_local.LocalApi(built, folder, IMAGES, parameters={"PageOrigin": origin})
     with api:
         images = functools.partial(_QuietFileHandler, directory=str(IMAGES))
-        with serve_page(f"{api.url}/predict", port=page_port), _serve_on(api.images_port, images):
+        with serve_page(f"{api.url}/predict", port=page_port), serve(images, api.images_port):
             yield WebStack(variant=variant, page_origin=origin, api=api)
 
 
