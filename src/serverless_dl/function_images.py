@@ -213,7 +213,7 @@ _RUNTIME_PEAK_SCRIPT = textwrap.dedent("""
 def runtime_peak_rss_bytes(container: str) -> int | None:
     """The peak resident set (`VmHWM`) of the Python runtime process in the container, if any.
 
-    This is what lesson 10 reports as peak memory: every page the process had in
+    This is what lesson 13 reports as peak memory: every page the process had in
     RAM at its peak, shared libraries and the mapped model included.
     """
     result = docker_engine.docker("exec", container, "python", "-c", _RUNTIME_PEAK_SCRIPT,

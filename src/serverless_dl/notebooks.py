@@ -99,8 +99,11 @@ def run_parameters(out_dir: str | Path, short: bool = True) -> dict[str, dict]:
         "07-ecr-lambda": {"work_dir": str(out / "07-ecr-lambda"), "aws_local_dir": str(aws)},
         "08-api-gateway": {"work_dir": str(out / "08-api-gateway"), "aws_local_dir": str(aws)},
         "09-web-page": {"work_dir": str(out / "09-web-page")},
-        "10-performance": {"work_dir": str(out / "10-performance")},
-        "11-zip": {"zip_dir": str(out / "11-zip" / "zip"), "work_dir": str(out / "11-zip")},
+        "10-versions": {"work_dir": str(out / "10-versions"), "aws_local_dir": str(aws)},
+        "11-composition": {"work_dir": str(out / "11-composition"), "aws_local_dir": str(aws)},
+        "12-other-clouds": {"work_dir": str(out / "12-other-clouds")},
+        "13-performance": {"work_dir": str(out / "13-performance")},
+        "14-zip": {"zip_dir": str(out / "14-zip" / "zip"), "work_dir": str(out / "14-zip")},
     }
 
 

@@ -85,11 +85,24 @@ LESSONS: tuple[Lesson, ...] = (
            "A static page on its own origin calls the API: CORS and the preflight, binary "
            "media types, errors shown as text; tested in Chromium through `sam local "
            "start-api`; the same API as FastAPI + Mangum, compared", docker=True),
-    Lesson("10", "performance", "Performance",
+    Lesson("10", "versions", "Versions and aliases",
+           "Retrain the successor model; `publish-version`, aliases `live` and `staging`, a "
+           "weighted alias for a canary, promote and roll back; a resource policy per alias; "
+           "`AutoPublishAlias` and `DeploymentPreference` in the SAM template",
+           docker=True, aws=True),
+    Lesson("11", "composition", "Composing a model from two functions",
+           "Cut the model into a backbone and a head, one function each; the same answers as "
+           "the single model; a new head for a new task deployed alone; size, latency and cost "
+           "against the single function", docker=True, aws=True),
+    Lesson("12", "other-clouds", "Other clouds",
+           "One core, thin adapters: Google Cloud Run functions (Functions Framework), Cloud Run "
+           "(a container on `$PORT`), Azure Functions; the hostile-input table on every adapter; "
+           "limits and prices compared, with sources", docker=True),
+    Lesson("13", "performance", "Performance",
            "Cold start, warm latency, memory, size and agreement on TensorFlow, `tf.lite`, "
            "tflite-runtime, LiteRT and ONNX Runtime (`make bench`); cost per million predictions; "
            "which runtime, weights, memory and packaging to deploy"),
-    Lesson("11", "zip", "Packaging as a .zip",
+    Lesson("14", "zip", "Packaging as a .zip",
            "`pip install --target` with Lambda-platform wheels (`make zip`); 50 MB zipped, "
            "250 MB unzipped; the archive under the RIE; `aws lambda create-function "
            "--zip-file`, the SAM template; .zip or container image", docker=False),

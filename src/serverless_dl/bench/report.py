@@ -1,7 +1,7 @@
 """The benchmark's results: ratios, the markdown table, plots, costs, and a format check.
 
 `results.json` is the one source; the table (`results.md`) and the plots
-(`*.png`) are drawn from it, and lesson 10 reads it. `check_document` says
+(`*.png`) are drawn from it, and lesson 13 reads it. `check_document` says
 whether a document is well-formed, for the tests and the lesson.
 
 Command line (draws the report again from a results document, without measuring)::

@@ -4,7 +4,7 @@ Each learner gets their own figures, drawn from the learner id like every
 other personal choice of the homework (`draw`), and every answer comes from
 the course's own cost code: `serverless_dl.pricing.cost_of` for a REPORT line
 (lesson 07), `serverless_dl.bench.report.cost_per_million` for a duration
-measured on a full core and run at some memory size (lesson 10).
+measured on a full core and run at some memory size (lesson 13).
 
 A draw is taken only if the usual mistakes land at least `MISTAKE_MARGIN`
 option steps away from the right answer, so they pick a wrong option:
@@ -84,7 +84,7 @@ class MemorySizing:
     memory_mb: int
 
     def cost(self) -> float:
-        """US dollars for a million warm predictions at `memory_mb` (lesson 10's estimate)."""
+        """US dollars for a million warm predictions at `memory_mb` (lesson 13's estimate)."""
         return cost_per_million(self.measured_ms, self.memory_mb)
 
     def mistakes(self) -> list[float]:

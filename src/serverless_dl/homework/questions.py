@@ -132,7 +132,7 @@ TEXTS = {
     "the billed duration times the configured memory in GB-seconds.",
     "q9": "Your API is lesson 08's (docker/template.yaml): {api}. What does the caller get "
     "back for the request below?",
-    "q10": "A prediction takes {measured_ms:.1f} ms on one full vCPU, measured as in lesson 10. "
+    "q10": "A prediction takes {measured_ms:.1f} ms on one full vCPU, measured as in lesson 13. "
     "Lambda gives a function CPU in proportion to its memory, a full vCPU at {one_vcpu_mb:,} MB, "
     "and bills each request's duration rounded up to the next millisecond. What do a million "
     "warm predictions cost, in US dollars, with {memory_mb:,} MB of memory (x86_64, the prices "
