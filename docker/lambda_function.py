@@ -3,6 +3,9 @@
 
 
 """Clothing classifier for AWS Lambda, without TensorFlow: an image in, class scores out."""
+
+
+import hashlib
 import json
 import os
 import time
@@ -32,6 +35,15 @@ OUTPUT_INDEX = interpreter.get_output_details()[0]["index"]
 preprocessor = create_preprocessor("xception", target_size=(int(INPUT_WIDTH), int(INPUT_HEIGHT)))
 
 
+def model_digest(path):
+    """The first 12 hex digits of a file's SHA-256: which model this is, whatever its name."""
+    with open(path, "rb") as model_file:
+        return hashlib.sha256(model_file.read()).hexdigest()[:12]
+
+
+MODEL_VERSION = model_digest(MODEL_PATH)
+
+
 def classify(image):
     """Class scores for a Pillow image, as plain Python values that JSON can carry."""
     interpreter.set_tensor(INPUT_INDEX, preprocessor.convert_to_tensor(image))
@@ -42,6 +54,7 @@ def classify(image):
         "prediction": CLASSES[best],
         "score": float(scores[best]),
         "scores": {label: float(score) for label, score in zip(CLASSES, scores, strict=True)},
+        "model_version": MODEL_VERSION,
     }
 
 
@@ -67,12 +80,12 @@ def write_log(record, status, started, stats):
     print(json.dumps(record), flush=True)
 
 
-def lambda_handler(event, context):
-    """Entry point for Lambda: classify the image the event points to; never raise."""
+def answer(request, request_id):
+    """(status, document) for {"url": ...} or an HTTP request in proxy format; never raises."""
     started, stats = time.perf_counter(), {"bytes_fetched": 0}
-    record = {"request_id": getattr(context, "aws_request_id", None)}
+    record = {"request_id": request_id, "model_version": MODEL_VERSION}
     try:
-        document, status = classify(image_from_event(event, stats)), 200
+        document, status = classify(image_from_event(request, stats)), 200
         record.update(outcome="ok", prediction=document["prediction"])
     except RequestError as error:
         status, document = error.status, {"error": {"status": error.status, "message": str(error)}}
@@ -81,4 +94,10 @@ def lambda_handler(event, context):
         status, document = 500, {"error": {"status": 500, "message": "internal error"}}
         record.update(outcome="error", error=repr(error), traceback=traceback.format_exc())
     write_log(record, status, started, stats)
+    return status, document
+
+
+def lambda_handler(event, context):
+    """Entry point for Lambda: classify the image the event points to; never raise."""
+    status, document = answer(event, getattr(context, "aws_request_id", None))
     return respond(event, status, document)
