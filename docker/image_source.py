@@ -2,17 +2,19 @@
 # Edit the notebook, not this file; `make export` writes it again.
 
 
-"""Where the classifier's images come from: a URL to download, or an API Gateway request body.
+"""Where the classifier's images come from: a URL to download, or the request itself.
 
 Lesson 05 builds every guard here. A URL must be http(s), name a host whose addresses are
 all public, and reach the image in at most three redirects, each checked like the first;
 the connection goes to the address that was checked; each wait and the whole download have
 time limits; the body is counted while it streams; only JPEG, PNG and WebP images of limited
-size are decoded; a proxy event's body must be JSON or an image. Whatever fails becomes a
-RequestError with an HTTP status and a message meant for the caller.
+size are decoded; a proxy event's body must be JSON or an image; a photo sent as base64 in
+JSON ({"image": "..."}) must be strict base64 of at most the same size. Whatever fails
+becomes a RequestError with an HTTP status and a message meant for the caller.
 """
 
-__all__ = ["RequestError", "fetch_image", "image_from_event", "is_proxy_event"]
+__all__ = ["RequestError", "fetch_image", "image_from_bytes", "image_from_event",
+           "image_from_payload", "is_proxy_event"]
 
 
 import base64
@@ -344,14 +346,43 @@ def read_proxy_body(event):
         raise RequestError(400, 'the body must be JSON like {"url": "..."} or an image') from None
 
 
-def image_from_event(event, stats):
-    """The decoded image a request asks about: downloaded from its URL, or sent as its body."""
-    payload = read_proxy_body(event) if is_proxy_event(event) else event
-    if isinstance(payload, bytes):
-        stats["bytes_fetched"] = len(payload)
-        return decode_image(payload)
+def image_from_bytes(data, stats):
+    """Image bytes sent with the request: counted like a download, size-limited, decoded."""
+    stats["bytes_fetched"] = len(data)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise RequestError(413, f"the image is larger than {MAX_IMAGE_BYTES} bytes")
+    return decode_image(data)
+
+
+def image_from_base64(text, stats):
+    """The photo in a JSON 'image' field: strict base64 of at most MAX_IMAGE_BYTES, decoded."""
+    if not isinstance(text, str) or not text:
+        raise RequestError(400, "'image' must be a non-empty string of base64")
+    if len(text) > MAX_BODY_CHARACTERS:  # refused before decoding it
+        raise RequestError(413, f"the image is larger than {MAX_IMAGE_BYTES} bytes")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error is a ValueError
+        raise RequestError(400, "'image' is not valid base64") from None
+    return image_from_bytes(data, stats)
+
+
+def image_from_payload(payload, stats):
+    """The image a JSON request asks about: {"url": ...} to download, or {"image": base64}."""
     if not isinstance(payload, dict):
         raise RequestError(400, 'expected a JSON object like {"url": "..."}')
+    if "url" in payload and "image" in payload:
+        raise RequestError(400, "send either 'url' or 'image', not both")
+    if "image" in payload:
+        return image_from_base64(payload["image"], stats)
     if "url" not in payload:
         raise RequestError(400, "missing 'url'")
     return fetch_image(payload["url"], stats)
+
+
+def image_from_event(event, stats):
+    """The decoded image a request asks about: its body, its base64 'image', or its 'url'."""
+    payload = read_proxy_body(event) if is_proxy_event(event) else event
+    if isinstance(payload, bytes):
+        return image_from_bytes(payload, stats)
+    return image_from_payload(payload, stats)

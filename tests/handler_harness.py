@@ -23,6 +23,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +154,8 @@ def read_answer(response, proxied: bool) -> Answer:
     Direct invocations get a document; proxy events get an HTTP response
     (status code, JSON content type, JSON body) whose body is that document.
     A document is a prediction (`prediction`, `score`, `scores` over the ten
-    classes) or an error (`{"error": {"status": 4xx or 500, "message": "..."}}`).
+    classes, and `model_version`: 12 hex digits of the model file's SHA-256) or an
+    error (`{"error": {"status": 4xx or 500, "message": "..."}}`).
     """
     text = json.dumps(response)
     assert "Traceback" not in text and "stackTrace" not in text, text[:500]
@@ -178,7 +180,8 @@ def read_answer(response, proxied: bool) -> Answer:
             assert error["message"] == "internal error", document
     else:
         assert status == 200, (status, document)
-        assert set(document) == {"prediction", "score", "scores"}, document
+        assert set(document) == {"prediction", "score", "scores", "model_version"}, document
+        assert re.fullmatch(r"[0-9a-f]{12}", document["model_version"]), document
         assert document["prediction"] in CLASSES and set(document["scores"]) == CLASSES, document
         assert document["score"] == document["scores"][document["prediction"]], document
         assert document["score"] == max(document["scores"].values()), document

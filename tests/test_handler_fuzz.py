@@ -2,9 +2,10 @@
 
 Hypothesis generates arbitrary JSON events, `{"url": ...}` documents with random
 URLs (random schemes, hosts in every notation, ports, credentials, unicode and
-lone surrogates, as JSON can carry them), and API Gateway v1 and v2 proxy
+lone surrogates, as JSON can carry them), `{"image": ...}` documents with the
+base64 of damaged images or any other value, and API Gateway v1 and v2 proxy
 events with random headers, bodies and `isBase64Encoded` flags, some of them
-carrying damaged JPEG, PNG and WebP images. For every event:
+carrying damaged JPEG, PNG and WebP images, as the body or as base64 in JSON. For every event:
 
 - the handler returns, it never raises;
 - the answer is well-formed (`handler_harness.read_answer`): a prediction or
@@ -58,8 +59,8 @@ json_values = st.recursive(
 # Dictionaries made of the keys the handler looks at, with any values.
 handler_keys = st.fixed_dictionaries({}, optional={
     key: json_values
-    for key in ("url", "body", "headers", "isBase64Encoded", "requestContext", "httpMethod",
-                "version")
+    for key in ("url", "image", "body", "headers", "isBase64Encoded", "requestContext",
+                "httpMethod", "version")
 })
 
 def mostly(usual, unusual):
@@ -129,6 +130,20 @@ def damaged_images(draw) -> bytes:
     return draw(garbage) + bytes(data) + draw(garbage)
 
 
+def as_base64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+# Whatever an `image` field may hold: mostly the base64 of a damaged image, then base64 with
+# a prefix or line breaks, any text, or any JSON value.
+image_values = mostly(
+    damaged_images().map(as_base64),
+    damaged_images().map(lambda data: "data:image/jpeg;base64," + as_base64(data))
+    | damaged_images().map(lambda data: base64.encodebytes(data).decode())
+    | any_text
+    | json_values,
+)
+
 content_types = st.sampled_from([
     "application/json", "image/jpeg", "image/png", "image/webp", "IMAGE/JPEG; q=1", "image/",
     "text/plain", "",
@@ -142,6 +157,7 @@ bodies = st.one_of(
     st.none(),
     any_text,
     st.builds(lambda url: json.dumps({"url": url}), url_values),
+    st.builds(lambda image: json.dumps({"image": image}), image_values),
     damaged_images().map(lambda data: base64.b64encode(data).decode()),
     st.binary(max_size=64).map(lambda data: base64.b64encode(data).decode()),
     st.integers(0, 100_000).map(lambda depth: "[" * depth + "]" * depth),  # deeply nested JSON
@@ -205,6 +221,12 @@ def test_any_json_event_gets_a_well_formed_answer(handler, event):
 @given(url=url_values, extra=st.dictionaries(any_text, json_values, max_size=2))
 def test_any_url_gets_a_well_formed_answer(handler, url, extra):
     check_handler_answers(handler, {**extra, "url": url})
+
+
+@FUZZ_SETTINGS
+@given(image=image_values, extra=st.dictionaries(any_text, json_values, max_size=2))
+def test_any_image_field_gets_a_well_formed_answer(handler, image, extra):
+    check_handler_answers(handler, {**extra, "image": image})
 
 
 @FUZZ_SETTINGS

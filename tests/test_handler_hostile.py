@@ -26,6 +26,8 @@ in both Lambda environments, to show that the answers are the same there.
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import subprocess
 import time
@@ -43,7 +45,7 @@ from handler_harness import (
 )
 
 from serverless_dl.envs import LAMBDA_FLAVOURS, lambda_python
-from serverless_dl.hostile_servers import FLOOD_BYTES, HostileSite, hostile_site
+from serverless_dl.hostile_servers import FLOOD_BYTES, HostileSite, hostile_site, png_bomb
 from serverless_dl.lambda_local import local_function
 from serverless_dl.paths import IMAGES, ROOT, TESTS
 from serverless_dl.rie import free_port
@@ -60,6 +62,9 @@ CORRUPT = "the image data is corrupt or truncated"
 TOO_MANY_PIXELS = "the image has more than 25000000 pixels"
 NOT_AN_IMAGE = "the data is not a JPEG, PNG or WebP image"
 BODY_NOT_JSON = 'the body must be JSON like {"url": "..."} or an image'
+IMAGE_NOT_A_STRING = "'image' must be a non-empty string of base64"
+IMAGE_NOT_BASE64 = "'image' is not valid base64"
+URL_AND_IMAGE = "send either 'url' or 'image', not both"
 # One character over the handler's limit for proxy bodies (the largest image, base64-encoded).
 OVERSIZED_BODY_CHARACTERS = 4 * MAX_IMAGE_BYTES // 3 + 5
 
@@ -105,6 +110,17 @@ def pretend_public(site: HostileSite, path: str) -> str:
 
 def image_bytes(name: str = "dress.jpg") -> bytes:
     return (IMAGES / name).read_bytes()
+
+
+def b64(data: bytes) -> str:
+    """`data` as the text of a JSON `image` field."""
+    return base64.b64encode(data).decode("ascii")
+
+
+@functools.cache
+def bomb_base64() -> str:
+    """A 30000x30000 PNG bomb as base64, made once (it takes half a second)."""
+    return b64(png_bomb())
 
 
 CASES = [
@@ -259,7 +275,7 @@ CASES = [
     Case("huge-url-string", url(lambda _: "http://127.0.0.1/" + "a" * 1_000_000),
          400, "'url' is longer than 2048 characters"),
     # --- Events of the wrong shape.
-    Case("missing-url", lambda _: {"image": "pants.jpg"}, 400, "missing 'url'"),
+    Case("missing-url", lambda _: {"link": "pants.jpg"}, 400, "missing 'url'"),
     *[
         Case(f"url-is-{kind}", lambda _, value=value: {"url": value}, 400, NOT_A_STRING)
         for kind, value in [("number", 42), ("list", ["http://127.0.0.1/"]), ("null", None),
@@ -271,6 +287,35 @@ CASES = [
         for kind, value in [("list", ["http://127.0.0.1/pants.jpg"]), ("string", "pants.jpg"),
                             ("number", 3.5), ("null", None)]
     ],
+    # --- The photo as base64 in a JSON `image` field, invoked directly.
+    Case("image-base64-jpeg", lambda _: {"image": b64(image_bytes("pants.jpg"))}, 200, None),
+    Case("image-and-url", lambda site: {"url": f"{site.files}/pants.jpg",
+                                        "image": b64(image_bytes())}, 400, URL_AND_IMAGE),
+    *[
+        Case(f"image-is-{kind}", lambda _, value=value: {"image": value}, 400, IMAGE_NOT_A_STRING)
+        for kind, value in [("number", 42), ("list", [b64(b"x")]), ("null", None),
+                            ("dict", {"data": b64(b"x")}), ("true", True), ("empty-string", "")]
+    ],
+    *[
+        Case(f"image-{kind}", lambda _, value=value: {"image": value}, 400, IMAGE_NOT_BASE64)
+        for kind, value in [
+            ("file-name", "pants.jpg"),
+            ("data-url", "data:image/jpeg;base64," + b64(image_bytes())),
+            ("with-line-breaks", base64.encodebytes(image_bytes()).decode()),
+            ("url-safe-alphabet", base64.urlsafe_b64encode(b"\xfb\xff" * 300).decode()),
+            ("missing-padding", b64(image_bytes("pants.jpg")).rstrip("=")),  # it ends in "=="
+            ("only-padding", "===="),
+        ]
+    ],
+    Case("image-one-byte-over-the-limit", lambda _: {"image": b64(bytes(MAX_IMAGE_BYTES + 1))},
+         413, TOO_LARGE),
+    Case("image-text-over-the-body-limit", lambda _: {"image": "A" * OVERSIZED_BODY_CHARACTERS},
+         413, TOO_LARGE),
+    Case("image-base64-of-text", lambda _: {"image": b64(b"shopping list")}, 415, NOT_AN_IMAGE),
+    Case("image-base64-of-one-zero-byte", lambda _: {"image": "AA=="}, 415, NOT_AN_IMAGE),
+    Case("image-base64-truncated-jpeg", lambda _: {"image": b64(image_bytes()[:3000])},
+         415, CORRUPT),
+    Case("image-base64-png-bomb", lambda _: {"image": bomb_base64()}, 413, TOO_MANY_PIXELS),
     # --- API Gateway proxy events (v1: REST API, v2: HTTP API and function URLs).
     Case("proxy-v1-json-url", lambda site: proxy_event(1, {"url": f"{site.files}/pants.jpg"}),
          200, None),
@@ -286,6 +331,20 @@ CASES = [
          lambda _: proxy_event(2, image_bytes("hat.jpg"), content_type="image/jpeg",
                                base64_encoded=True),
          200, None),
+    Case("proxy-v1-json-image",
+         lambda _: proxy_event(1, {"image": b64(image_bytes("shoes.jpg"))}), 200, None),
+    Case("proxy-v2-base64-json-image",
+         lambda _: proxy_event(2, {"image": b64(image_bytes())}, base64_encoded=True), 200, None),
+    Case("proxy-v2-json-image-not-base64", lambda _: proxy_event(2, {"image": "pants.jpg"}),
+         400, IMAGE_NOT_BASE64),
+    Case("proxy-v1-json-image-and-url",
+         lambda _: proxy_event(1, {"image": b64(image_bytes()), "url": "http://127.0.0.1/"}),
+         400, URL_AND_IMAGE),
+    Case("proxy-v2-json-image-of-text", lambda _: proxy_event(2, {"image": b64(b"<html>")}),
+         415, NOT_AN_IMAGE),
+    Case("proxy-v1-json-image-over-the-body-limit",
+         lambda _: proxy_event(1, {"image": b64(bytes(MAX_IMAGE_BYTES))}),
+         413, f"the request body is larger than {MAX_IMAGE_BYTES} bytes"),
     Case("proxy-v2-json-url-to-metadata",
          lambda _: proxy_event(2, {"url": "http://169.254.169.254/latest/meta-data/"}),
          403, f"{NON_PUBLIC} (169.254.169.254)"),
@@ -320,7 +379,8 @@ RIE_CASES = [
     "redirect-to-metadata-address", "redirect-to-decimal-metadata-2852039166", "redirect-loop",
     "endless-100MB-body", "stalling-server", "html-labelled-as-jpeg", "png-bomb-30000x30000",
     "truncated-jpeg", "file-scheme", "event-is-list", "proxy-v1-json-url",
-    "proxy-v2-base64-image", "proxy-v2-invalid-base64",
+    "proxy-v2-base64-image", "proxy-v2-invalid-base64", "image-base64-jpeg", "image-and-url",
+    "proxy-v1-json-image",
 ]
 CASES_BY_ID = {case.id: case for case in CASES}
 

@@ -6,6 +6,8 @@ is cross-origin and the browser enforces CORS for real. Each variant of the func
 passes the same flows. Docker and the browser are mandatory when CI=true.
 """
 
+import base64
+import json
 import re
 import subprocess
 
@@ -55,8 +57,12 @@ def test_the_page_inserts_what_it_is_sent_as_text_only():
 
 def test_every_control_has_a_label_and_the_page_fits_a_phone():
     page = (WEB / "index.html").read_text()
-    for control in re.findall(r'<input id="([\w-]+)"', page):
+    controls = re.findall(r'<input id="([\w-]+)"', page)
+    assert {"file-input", "url-input", "send-binary", "send-base64"} <= set(controls)
+    for control in controls:
         assert f'for="{control}"' in page, control
+    # The two ways to send a photo are one group with a name of its own, binary by default.
+    assert "<legend>" in page and re.search(r'id="send-binary"[^>]*checked', page)
     assert 'name="viewport" content="width=device-width' in page
     assert 'role="alert"' in page and 'aria-live="polite"' in page
 
@@ -151,6 +157,34 @@ def test_uploading_pants_shows_pants_and_every_score(stack, watched):
     assert page.locator("#scores li").count() == 10
     assert page.get_attribute("#preview", "src").startswith("blob:")
     assert watch.errors == [] and watch.foreign_requests() == []
+
+
+def test_pants_sent_as_base64_inside_json_shows_pants(stack, watched):
+    page, watch = watched
+    posts = []
+    page.on("request", lambda request: request.method == "POST" and posts.append(request))
+    outcome = classify_in_page(page, stack.page_origin, file=IMAGES / "pants.jpg", send_as="base64")
+    assert outcome == Outcome("prediction", "pants")
+    [post] = posts
+    assert post.headers["content-type"] == "application/json"
+    photo = (IMAGES / "pants.jpg").read_bytes()
+    assert json.loads(post.post_data) == {"image": base64.b64encode(photo).decode("ascii")}
+    assert page.get_attribute("#preview", "src").startswith("blob:")
+    assert watch.errors == [] and watch.foreign_requests() == []
+
+
+def test_each_variant_refuses_a_bad_base64_image_with_the_same_error(stack):
+    photo = base64.b64encode((IMAGES / "pants.jpg").read_bytes()).decode("ascii")
+    notes = base64.b64encode(b"notes").decode("ascii")
+    for document, status, message in [
+        ({"image": "pants.jpg"}, 400, "'image' is not valid base64"),
+        ({"image": 42}, 400, "'image' must be a non-empty string of base64"),
+        ({"image": photo, "url": "http://x/"}, 400, "send either 'url' or 'image', not both"),
+        ({"image": notes}, 415, "the data is not a JPEG, PNG or WebP image"),
+    ]:
+        answer = requests.post(stack.predict_url, json=document, timeout=60)
+        assert answer.status_code == status, answer.text
+        assert answer.json() == {"error": {"status": status, "message": message}}
 
 
 def test_an_image_url_shows_its_class(stack, watched):

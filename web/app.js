@@ -1,5 +1,5 @@
-// The clothing classifier's page: send an image (its bytes, or its URL) to POST /predict and
-// show the answer. Plain JavaScript, no build step. Everything that came from the API or the
+// The clothing classifier's page: send an image (its bytes, its bytes as base64 in JSON, or its
+// URL) to POST /predict and show the answer. Plain JavaScript, no build step. Everything that came from the API or the
 // user is put on the page with textContent, never innerHTML: an error message that echoes
 // "<img onerror=...>" must show those characters, not run them.
 "use strict";
@@ -7,6 +7,7 @@
 const config = window.CLOTHING_API || {};
 const elements = {
   fileInput: document.getElementById("file-input"),
+  sendBase64: document.getElementById("send-base64"),
   dropZone: document.getElementById("drop-zone"),
   urlForm: document.getElementById("url-form"),
   urlInput: document.getElementById("url-input"),
@@ -116,19 +117,43 @@ async function classify(body, contentType, imageSource) {
   }
 }
 
-function classifyFile(file) {
+// The file's bytes as base64 text. readAsDataURL gives "data:image/jpeg;base64,..."; the API
+// wants only what follows the comma.
+function base64Of(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result.slice(reader.result.indexOf(",") + 1));
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+async function classifyFile(file) {
   if (!file) return;
   if (!file.type.startsWith("image/")) {
-    // Only image bodies reach the function intact (the API's binary media types).
+    // Only image bodies reach the function intact (the API's binary media types), and a
+    // file that is not an image would be refused anyway: say so before sending it.
     showError(`${file.name} is not an image (${file.type || "unknown type"}): choose a ` +
       "JPEG, PNG or WebP photo.");
     return;
   }
   if (previewUrl) URL.revokeObjectURL(previewUrl);
   previewUrl = URL.createObjectURL(file);
-  // The file's bytes are the body: API Gateway passes image/* bodies on as base64 when the
-  // API lists them as binary media types.
-  classify(file, file.type, previewUrl);
+  if (!elements.sendBase64.checked) {
+    // The file's bytes are the body: API Gateway passes image/* bodies on as base64 when
+    // the API lists them as binary media types.
+    classify(file, file.type, previewUrl);
+    return;
+  }
+  // Base64 inside JSON: a third larger, but text, so it needs no binary media types.
+  let image;
+  try {
+    image = await base64Of(file);
+  } catch (_) {
+    showError(`${file.name} could not be read.`);
+    return;
+  }
+  classify(JSON.stringify({ image }), "application/json", previewUrl);
 }
 
 elements.fileInput.addEventListener("change", () => classifyFile(elements.fileInput.files[0]));

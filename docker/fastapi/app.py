@@ -17,7 +17,13 @@ from lambda_function import classify
 from mangum import Mangum
 from starlette.concurrency import run_in_threadpool
 
-from image_source import MAX_IMAGE_BYTES, RequestError, decode_image, fetch_image
+from image_source import (
+    MAX_BODY_CHARACTERS,
+    MAX_IMAGE_BYTES,
+    RequestError,
+    image_from_bytes,
+    image_from_payload,
+)
 
 app = FastAPI(title="Clothing classifier")
 if os.environ.get("ALLOWED_ORIGIN"):  # the web page's origin (lesson 09); never "*"
@@ -48,18 +54,17 @@ async def failed(request, error):
 
 
 def image_from(body, content_type):
-    """The decoded image a request asks about: its body, or downloaded from its JSON URL."""
+    """The decoded image a request asks about: its body, its base64 'image', or its 'url'."""
+    stats = {"bytes_fetched": 0}
     if content_type.split(";")[0].strip().lower().startswith("image/"):
-        if len(body) > MAX_IMAGE_BYTES:
-            raise RequestError(413, f"the image is larger than {MAX_IMAGE_BYTES} bytes")
-        return decode_image(body)
+        return image_from_bytes(body, stats)
+    if len(body) > MAX_BODY_CHARACTERS:  # the plain handler's limit for a proxy body
+        raise RequestError(413, f"the request body is larger than {MAX_IMAGE_BYTES} bytes")
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):
         raise RequestError(400, 'the body must be JSON like {"url": "..."} or an image') from None
-    if not isinstance(payload, dict) or "url" not in payload:
-        raise RequestError(400, 'expected a JSON object like {"url": "..."}')
-    return fetch_image(payload["url"])
+    return image_from_payload(payload, stats)
 
 
 @app.post("/predict")

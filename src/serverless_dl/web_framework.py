@@ -12,8 +12,8 @@ binary body, base64-encoded as API Gateway passes it. It measures:
   the emulator reports;
 - warm latency: the median of `warm_runs` further requests;
 - lines of code of the web layer (code lines only, no docstrings, comments or
-  blank lines): the handler's `lambda_handler`, `respond` and `write_log`,
-  against the whole of `docker/fastapi/app.py`.
+  blank lines): the handler's `lambda_handler`, `answer`, `respond` and
+  `write_log`, against the whole of `docker/fastapi/app.py`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ FASTAPI_IMAGE = FunctionImage("fastapi", DOCKER / "fastapi/Dockerfile", "clothin
 VARIANTS = {"plain handler": FUNCTION_IMAGES["classic"], "FastAPI + Mangum": FASTAPI_IMAGE}
 # The code that turns a request into an answer, in each variant.
 WEB_LAYER = {
-    "plain handler": (DOCKER / "lambda_function.py", ("lambda_handler", "respond", "write_log")),
+    "plain handler": (
+        DOCKER / "lambda_function.py",
+        ("lambda_handler", "answer", "respond", "write_log"),
+    ),
     "FastAPI + Mangum": (DOCKER / "fastapi" / "app.py", None),
 }
 MEMORY_MB = 1024  # MemorySize in both templates

@@ -9,8 +9,9 @@ The page is static (HTML, CSS, JavaScript) and learns where the API is from
   tests: `sam build` and `sam local start-api` for one variant of the function
   (the plain handler, or the FastAPI app), told the page's origin through the
   template's `PageOrigin` parameter, and the page on that origin.
-- `classify_in_page()` uses the page as a person would (choose a file, or type
-  a URL and press the button) and returns what it then shows.
+- `classify_in_page()` uses the page as a person would (choose how a photo is
+  sent and then the file, or type a URL and press the button) and returns what
+  it then shows.
 
 Command line::
 
@@ -142,11 +143,18 @@ _SETTLED = """() => document.body.getAttribute("aria-busy") !== "true"
     && (!document.getElementById("result").hidden || !document.getElementById("error").hidden)"""
 
 
+SEND_AS = ("binary", "base64")  # the page's two ways to send a photo: its radio buttons
+
+
 def classify_in_page(page, origin: str, *, file: str | Path | None = None,
-                     url: str | None = None) -> Outcome:  # fmt: skip
-    """Open the page at `origin`, choose `file` or submit `url`, and return what it shows."""
+                     url: str | None = None, send_as: str = "binary") -> Outcome:  # fmt: skip
+    """Open the page at `origin`, choose `file` (sent `send_as`: the body as it is, or base64
+    inside JSON) or submit `url`, and return what the page shows."""
+    if send_as not in SEND_AS:
+        raise ValueError(f"send_as must be one of {SEND_AS}, not {send_as!r}")
     page.goto(f"{origin}/")
     if file is not None:
+        page.check(f"#send-{send_as}")
         page.set_input_files("#file-input", str(in_repo(file)))
     else:
         page.fill("#url-input", url)
@@ -158,7 +166,8 @@ def classify_in_page(page, origin: str, *, file: str | Path | None = None,
 
 
 def try_in_chromium(origin: str, *flows: dict) -> tuple[list[Outcome], list[str]]:
-    """Run `flows` (keyword arguments of `classify_in_page`: `file=` or `url=`) on the page at
+    """Run `flows` (keyword arguments of `classify_in_page`: `file=` and perhaps `send_as=`, or
+    `url=`) on the page at
     `origin` in a fresh headless Chromium; return what it showed and the console's errors.
 
     It runs in a thread of its own: Playwright's sync API refuses to run where an asyncio
