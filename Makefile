@@ -12,11 +12,12 @@ CLASSIC_ENV := $(VENVS)/lambda-classic/.installed
 MODERN_ENV := $(VENVS)/lambda-modern/.installed
 ONNX_ENV := $(VENVS)/lambda-onnx/.installed
 AWS_ENV := $(VENVS)/aws/.installed
+CLOUDS_ENV := $(VENVS)/clouds/.installed
 SITE_ENV := $(VENVS)/site/.installed
-ENVIRONMENTS := $(COURSE_ENV) $(CLASSIC_ENV) $(MODERN_ENV) $(ONNX_ENV) $(AWS_ENV) $(SITE_ENV)
+ENVIRONMENTS := $(COURSE_ENV) $(CLASSIC_ENV) $(MODERN_ENV) $(ONNX_ENV) $(AWS_ENV) $(CLOUDS_ENV) $(SITE_ENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup course test lab model export nav notebooks docker-base lint clean
+.PHONY: help setup course test lab model export nav notebooks docker-base clouds-stage lint clean
 .PHONY: grade export-homework homework-model homework-page bench zip site site-screenshot
 .PHONY: web-screenshot
 
@@ -54,6 +55,10 @@ notebooks: setup ## Re-execute the lessons in place so their committed outputs a
 
 docker-base: setup ## Build offline stand-ins for the AWS Lambda Python base images if they cannot be pulled
 	$(PY) -m serverless_dl.lambda_base
+
+clouds-stage: setup ## Assemble lesson 12's adapters with the core for deploying, into build/clouds/
+	for adapter in google-functions cloud-run azure-functions; do \
+		$(PY) -m serverless_dl.other_clouds stage $$adapter || exit 1; done
 
 bench: setup ## Measure cold start, latency, memory, size and cost on every runtime (about 15 minutes) into benchmarks/
 	$(PY) -m serverless_dl.bench --out benchmarks
@@ -126,6 +131,13 @@ $(VENVS)/lambda-%/.installed: requirements/lambda-%.txt requirements/lambda-runt
 $(AWS_ENV): requirements/aws-tools.txt
 	$(PYTHON) -m venv $(VENVS)/aws
 	$(VENVS)/aws/bin/python -m pip install --quiet -r requirements/aws-tools.txt
+	touch $@
+
+# Lesson 12's local runners of other clouds' adapters (functions-framework, azure-functions)
+# with the same TensorFlow-free core as lambda-modern.
+$(CLOUDS_ENV): requirements/clouds.txt
+	$(PYTHON) -m venv $(VENVS)/clouds
+	$(VENVS)/clouds/bin/python -m pip install --quiet -r requirements/clouds.txt
 	touch $@
 
 # Jupyter Book 1 and Sphinx, apart from the course's packages (`make site`).

@@ -9,6 +9,8 @@
   0.0.2, Pillow, as on the python3.12/3.13 runtimes. No TensorFlow.
 - `.venvs/lambda-onnx`: ONNX Runtime instead of a TFLite interpreter, numpy 2,
   keras-image-helper 0.0.2, Pillow (lesson 03's third runtime). No TensorFlow.
+- `.venvs/clouds`: lesson 12's local runners for other clouds (functions-framework,
+  azure-functions) with the same core packages as lambda-modern. No TensorFlow.
 - `.venvs/aws`: AWS tooling (SAM CLI, which ships the Lambda Runtime Interface
   Emulator, the AWS CLI, moto).
 
