@@ -19,7 +19,7 @@ ENVIRONMENTS := $(COURSE_ENV) $(CLASSIC_ENV) $(MODERN_ENV) $(ONNX_ENV) $(AWS_ENV
 .DEFAULT_GOAL := help
 .PHONY: help setup course test lab model export nav notebooks docker-base clouds-stage lint clean
 .PHONY: grade export-homework homework-model homework-page bench zip site site-screenshot
-.PHONY: web-screenshot
+.PHONY: web-screenshot successor-model composition
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -40,9 +40,16 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: setup ## Open JupyterLab on the repository (lessons, written lessons, homework)
 	$(VENV)/bin/jupyter lab --notebook-dir=. --LabApp.default_url=/lab/tree/notebooks $(LAB_ROOT_FLAG)
 
-model: setup ## Regenerate last week's model, its TFLite variants, its ONNX file and the sample images
+model: setup ## Regenerate last week's model, its TFLite variants, its ONNX file, lesson 11's backbone and heads, the sample images
 	$(PY) -m serverless_dl.notebooks refresh 00-last-weeks-model 02-tensorflow-lite
 	$(PY) -m serverless_dl.onnx_model
+	$(PY) -m serverless_dl.composition
+
+composition: setup ## Regenerate lesson 11's backbone and heads (models/clothing-backbone, -head, -fabric-head)
+	$(PY) -m serverless_dl.composition
+
+successor-model: setup ## Retrain the successor of last week's model on twice the images (lesson 10, five to ten minutes)
+	$(PY) -m serverless_dl.successor_model
 
 export: setup ## Regenerate docker/lambda_function.py (lesson 04), docker/image_source.py (05), docker/onnx/lambda_function.py (03)
 	$(PY) -m serverless_dl.export

@@ -53,7 +53,7 @@ def function_images(docker_engine):
 
 @pytest.fixture(scope="session")
 def lesson_operations_log():
-    """The AWS calls of lessons 07 and 08, as an operations log (serverless_dl.course_policy).
+    """The AWS calls of lessons 07, 08 and 10, as an operations log (serverless_dl.course_policy).
 
     A hand-written sample of today's lessons. Point it at the `operations.jsonl`
     that the local account front writes while the lessons run under nbval.

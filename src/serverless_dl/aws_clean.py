@@ -19,14 +19,15 @@ something else of the course still points at it:
 6. the functions' log groups `/aws/lambda/<function>`, after the functions,
    which would otherwise write new ones;
 7. the ECR repository, after its images;
-8. the execution role, after detaching its managed policies and deleting its
-   inline ones (IAM refuses to delete a role that still has policies).
+8. the execution role and the tester role of lesson 10, after detaching their
+   managed policies and deleting their inline ones (IAM refuses to delete a
+   role that still has policies).
 
 A resource is the course's if it carries the tag `course=serverless-deep-learning`
 (ECR repositories, Lambda functions, REST APIs, API keys and usage plans can
 be tagged) or has exactly the course's name (`clothing-model`,
-`clothing-model-api`, the role `clothing-model-lambda`, the log groups of the
-course's functions). Nothing is matched by prefix or wildcard. Resources that
+`clothing-model-api`, the roles `clothing-model-lambda` and `clothing-model-tester`,
+the log groups of the course's functions). Nothing is matched by prefix or wildcard. Resources that
 a CloudFormation stack owns (`sam deploy` of `docker/template.yaml`) are left
 to `sam delete`, which keeps the stack consistent.
 
@@ -69,6 +70,7 @@ from serverless_dl.deploy import (
     FUNCTION_NAME,
     REPOSITORY_NAME,
     ROLE_NAME,
+    TESTER_ROLE_NAME,
     detach_usage_plan_stages,
 )
 
@@ -387,17 +389,19 @@ class CourseAccount:
         ]
 
     def _roles(self) -> list[Resource]:
-        """The execution role, by its exact name, with the policies it holds."""
-        try:
-            self.iam.get_role(RoleName=ROLE_NAME)
-        except self.iam.exceptions.NoSuchEntityException:
-            return []
-        attached = [policy["PolicyArn"].rsplit("/", 1)[-1] for policy in self._attached(ROLE_NAME)]
-        inline = self._inline(ROLE_NAME)
-        parts = [f"policy {name}" for name in attached] + [
-            f"inline policy {name}" for name in inline
-        ]
-        return [Resource(ROLE, ROLE_NAME, ROLE_NAME, "name", parts)]
+        """The course's roles (execution, tester), by their exact names, with their policies."""
+        found = []
+        for name in (ROLE_NAME, TESTER_ROLE_NAME):
+            try:
+                self.iam.get_role(RoleName=name)
+            except self.iam.exceptions.NoSuchEntityException:
+                continue
+            attached = [policy["PolicyArn"].rsplit("/", 1)[-1] for policy in self._attached(name)]
+            parts = [f"policy {policy}" for policy in attached] + [
+                f"inline policy {policy}" for policy in self._inline(name)
+            ]
+            found.append(Resource(ROLE, name, name, "name", parts))
+        return found
 
     def _attached(self, role: str) -> list[dict]:
         paginator = self.iam.get_paginator("list_attached_role_policies")

@@ -24,6 +24,7 @@ from serverless_dl.paths import DOCKER
 REPOSITORY_NAME = "clothing-model"
 FUNCTION_NAME = "clothing-model"
 ROLE_NAME = "clothing-model-lambda"
+TESTER_ROLE_NAME = "clothing-model-tester"  # the only caller of the alias staging (lesson 10)
 API_NAME = "clothing-model-api"
 STAGE_NAME = "prod"
 IMAGE_TAG = "latest"
