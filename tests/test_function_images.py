@@ -46,7 +46,17 @@ CONTEXT_FILES = {
     "docker/fastapi/app.py",  # docker/fastapi/Dockerfile (lesson 09)
     "docker/onnx/lambda_function.py",  # docker/Dockerfile.onnx (lesson 03)
     "models/clothing-model.tflite",
+    "models/clothing-v2.tflite",  # --build-arg MODEL=... of docker/Dockerfile (lesson 10)
     "models/clothing-model.onnx",
+    # docker/composition/Dockerfile.features and Dockerfile.head (lesson 11)
+    "docker/composition/answers.py",
+    "docker/composition/features_function.py",
+    "docker/composition/head_function.py",
+    "models/clothing-backbone.tflite",
+    "models/clothing-head.tflite",
+    "models/clothing-head.json",
+    "models/clothing-fabric-head.tflite",
+    "models/clothing-fabric-head.json",
     "requirements/lambda-classic.txt",
     "requirements/lambda-fastapi.txt",
     "requirements/lambda-modern.txt",

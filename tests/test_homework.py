@@ -251,7 +251,7 @@ def test_a_learner_always_gets_the_same_homework(pipeline):
     assert set(first.correct.values()) <= set(LETTERS)
 
 
-PERSONAL = ("q4", "q5", "q6", "q7", "q8", "q9", "q10")
+PERSONAL = ("q4", "q5", "q6", "q7", "q8", "q9", "q10", "q11")
 
 
 def test_model_questions_are_the_same_for_everybody_and_the_rest_are_personal(pipeline):
@@ -415,6 +415,25 @@ def test_the_memory_question_is_lesson_09s_estimate_and_its_mistakes_miss(pipeli
             right - 0.20,  # no request charge
         ]
         assert all(_wrong_or_far(question.options, m, correct) for m in mistakes), learner
+
+
+def test_the_composed_bill_is_two_invocations_and_its_mistakes_miss(pipeline):
+    for learner in LEARNERS:
+        homework = homework_for(learner, pipeline)
+        question, correct = homework.questions["q11"], homework.correct["q11"]
+        bill = question.details["composed"]
+        backbone = cost_of(bill.requests, bill.backbone_ms, bill.backbone_mb)
+        head = cost_of(bill.requests, bill.head_ms, bill.head_mb)
+        right = round(backbone.total_usd + head.total_usd, 2)
+        assert round(question.options.values[LETTERS.index(correct)], 2) == right
+        assert bill.head_mb < bill.backbone_mb
+        mistakes = [
+            backbone.total_usd + head.duration_usd,  # one request per prediction
+            backbone.total_usd + cost_of(bill.requests, bill.head_ms, bill.backbone_mb).total_usd,
+        ]
+        assert all(_wrong_or_far(question.options, m, correct) for m in mistakes), learner
+    assert len({homework_for(learner, pipeline).questions["q11"].details["composed"]
+                for learner in LEARNERS}) == len(LEARNERS)  # fmt: skip
 
 
 def test_the_api_is_the_one_lesson_08_builds():

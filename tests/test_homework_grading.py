@@ -201,18 +201,18 @@ def test_a_bad_answer_voids_only_its_question_with_a_reason(case, tmp_path):
 def test_unknown_and_repeated_question_ids_are_reported(tmp_path):
     answers = correct_letters("alice")
     lines = ["learner_id: alice", "answers:", *(f"  {k}: {v}" for k, v in answers.items())]
-    lines += ["  q11: A", "  Q1: B", f"  q5: {answers['q5']}"]
+    lines += ["  q12: A", "  Q1: B", f"  q5: {answers['q5']}"]
     grade = grade_file(write_yaml(tmp_path, "a.yaml", "\n".join(lines) + "\n"))
     first, again = lines.index(f"  q5: {answers['q5']}") + 1, len(lines)
     assert grade.results["q5"].status == INVALID
     assert f"answered more than once (lines {first}, {again})" in grade.results["q5"].message
     assert any(
-        "unknown question id 'q11' ignored (the questions are q1-q10)" in note
+        "unknown question id 'q12' ignored (the questions are q1-q11)" in note
         for note in grade.notes
     )
     assert any("unknown question id 'Q1'" in note for note in grade.notes)
     assert grade.total == MAX_POINTS - 1
-    assert "note: unknown question id 'q11'" in format_grade(grade)
+    assert "note: unknown question id 'q12'" in format_grade(grade)
 
 
 # --- Notebooks ------------------------------------------------------------------------------

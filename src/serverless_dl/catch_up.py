@@ -25,7 +25,8 @@ from serverless_dl.syllabus import lesson
 
 # Parameters a lesson hands on to the earlier lesson it catches up on, if that lesson has them.
 SHARED_PARAMETERS = ("aws_profile", "aws_region", "aws_local_dir", "image")
-EARLIER_LESSON = {"07-ecr-lambda": "06-docker", "08-api-gateway": "07-ecr-lambda"}
+EARLIER_LESSON = {"07-ecr-lambda": "06-docker", "08-api-gateway": "07-ecr-lambda",
+                  "10-versions": "06-docker", "11-composition": "06-docker"}
 
 
 class CatchUpError(RuntimeError):

@@ -50,6 +50,8 @@ CLASSES = (
     "t-shirt",
 )
 SPLITS = ("train", "validation", "test")
+# Every fabric a garment can be drawn in (`fabric_pattern` tells which one an image has).
+FABRIC_PATTERNS = ("checks", "denim", "dots", "heather", "plain", "stripes")
 DEFAULT_SEED = 1
 DEFAULT_COUNTS = {"train": 500, "validation": 50, "test": 50}
 IMAGE_SIZE = 192
@@ -902,6 +904,19 @@ def finish_photo(r: Dice, image: Image.Image) -> Image.Image:
     return image
 
 
+def _garment_and_fabric(r: Dice, label: str, size: int):
+    """The first choices for an image: garment, background, base colour and fabric pattern."""
+    if label not in _BUILDERS:
+        raise ValueError(f"unknown label {label!r}; expected one of {', '.join(CLASSES)}")
+    garment = _BUILDERS[label](r)
+    background = draw_background(r, size)
+    base = garment_colour(r, background.reshape(-1, 3).mean(axis=0))
+    # Half of the garments wear the most typical fabric of their class (mostly plain).
+    others = len(garment.patterns) - 1
+    pattern = r.pick(garment.patterns, (others,) + (1,) * others)
+    return garment, background, base, pattern
+
+
 def draw_garment(
     label: str, rng: np.random.Generator, size: int = IMAGE_SIZE, *, typical: bool = False
 ) -> Image.Image:
@@ -910,15 +925,8 @@ def draw_garment(
     All randomness comes from `rng`. With `typical=True` the garment is a
     clear, centred, textbook example (used for the lessons' sample images).
     """
-    if label not in _BUILDERS:
-        raise ValueError(f"unknown label {label!r}; expected one of {', '.join(CLASSES)}")
     r = Dice(rng, typical)
-    garment = _BUILDERS[label](r)
-    background = draw_background(r, size)
-    base = garment_colour(r, background.reshape(-1, 3).mean(axis=0))
-    # Half of the garments wear the most typical fabric of their class (mostly plain).
-    others = len(garment.patterns) - 1
-    pattern = r.pick(garment.patterns, (others,) + (1,) * others)
+    garment, background, base, pattern = _garment_and_fabric(r, label, size)
     if pattern == "denim":
         base = _hsv(r.uniform(0.58, 0.64), r.uniform(0.4, 0.75), r.uniform(0.3, 0.75))
     second = garment_colour(r, base)
@@ -970,6 +978,18 @@ def generate_image(
     """
     rng = image_rng(label, split, index, seed)
     return draw_garment(label, rng, size, typical=split == "samples")
+
+
+def fabric_pattern(
+    label: str, split: str, index: int, seed: int = DEFAULT_SEED, size: int = IMAGE_SIZE
+) -> str:
+    """The fabric pattern of the image `generate_image` draws for the same arguments.
+
+    One of `FABRIC_PATTERNS`: a second label for every image, which lesson 11
+    trains a new head on.
+    """
+    rng = image_rng(label, split, index, seed)
+    return _garment_and_fabric(Dice(rng, split == "samples"), label, size)[3]
 
 
 def image_name(label: str, index: int) -> str:

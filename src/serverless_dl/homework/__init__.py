@@ -4,7 +4,7 @@
 - `train`: trains the homework model (`make homework-model`).
 - `convert`, `reference`: the TensorFlow-free reference pipeline behind every expected answer.
 - `options`, `questions`: the personalised questions and their options;
-  `costs` (q8, q10) and `gateway` (q9) draw and answer the questions on the later lessons.
+  `costs` (q8, q10, q11) and `gateway` (q9) draw and answer the questions on the later lessons.
 - `submissions`, `grading`: reading answers files and notebooks, grading them.
 - `containers`: the homework base image and the learner's function image built on it.
 - `container_run`: the container run a notebook records, and the grader's check of the

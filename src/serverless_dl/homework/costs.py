@@ -1,4 +1,4 @@
-"""The two cost questions: a bill read from a REPORT line (q8) and memory against CPU (q10).
+"""The cost questions: a REPORT line's bill (q8), memory against CPU (q10), a composed model (q11).
 
 Each learner gets their own figures, drawn from the learner id like every
 other personal choice of the homework (`draw`), and every answer comes from
@@ -10,7 +10,8 @@ A draw is taken only if the usual mistakes land at least `MISTAKE_MARGIN`
 option steps away from the right answer, so they pick a wrong option:
 forgetting the request charge, billing the memory used instead of the memory
 configured, using the other architecture's price, and, for q10, not scaling
-the duration below a full vCPU's memory or scaling it down above.
+the duration below a full vCPU's memory or scaling it down above, and, for q11, counting
+one request per composed prediction or billing the head at the backbone's memory.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ STEP_SHARE = 0.12  # options are about 12% of the answer apart (a 1-2-5 step at 
 REPORT_MEMORY_MB = (128, 256, 512, 1024, 1536, 2048, 3008)
 REPORT_REQUESTS = (1_000_000, 2_000_000, 3_000_000, 5_000_000, 10_000_000, 20_000_000)
 SIZING_MEMORY_MB = (256, 512, 768, 1024, 1536, 2048, 3008, 4096)
+HEAD_MEMORY_MB = (128, 256, 512)
 ARCHITECTURES = tuple(LAMBDA_PRICES)
 
 Draw = Callable[[str, int], int]  # (purpose, attempt) -> a large integer from the learner id
@@ -97,6 +99,31 @@ class MemorySizing:
         return [cost_of(1_000_000, math.ceil(wrong_ms), self.memory_mb).total_usd, no_requests]
 
 
+@dataclass(frozen=True)
+class ComposedBill:
+    """q11: a prediction composed of a backbone call and a head call (lesson 11), x86_64."""
+
+    backbone_ms: int
+    backbone_mb: int
+    head_ms: int
+    head_mb: int
+    requests: int
+
+    def cost(self) -> float:
+        """US dollars for `requests` composed predictions: two invocations each."""
+        return (cost_of(self.requests, self.backbone_ms, self.backbone_mb).total_usd
+                + cost_of(self.requests, self.head_ms, self.head_mb).total_usd)  # fmt: skip
+
+    def mistakes(self) -> list[float]:
+        """What the usual mistakes give instead of `cost()`."""
+        one_request = self.cost() - cost_of(self.requests, 0, self.head_mb).requests_usd
+        head_at_backbone_memory = (
+            cost_of(self.requests, self.backbone_ms, self.backbone_mb).total_usd
+            + cost_of(self.requests, self.head_ms, self.backbone_mb).total_usd
+        )
+        return [one_request, head_at_backbone_memory]
+
+
 def money_step(answer: float) -> float:
     """The step between the options of a question in US dollars."""
     return nice_step(STEP_SHARE * answer)
@@ -144,3 +171,18 @@ def memory_sizing(draw: Draw) -> MemorySizing:
         if _discriminating(sizing.cost(), sizing.mistakes()):
             return sizing
     raise RuntimeError("no duration and memory whose usual mistakes all miss")
+
+
+def composed_bill(draw: Draw) -> ComposedBill:
+    """The learner's q11: the first drawn composed call whose usual mistakes all miss."""
+    for attempt in range(ATTEMPTS):
+        bill = ComposedBill(
+            backbone_ms=5 + draw("q11-backbone-ms", attempt) % 296,  # 5-300 ms
+            backbone_mb=REPORT_MEMORY_MB[3 + draw("q11-backbone-mb", attempt) % 4],  # 1024+
+            head_ms=1 + draw("q11-head-ms", attempt) % 10,  # 1-10 ms
+            head_mb=HEAD_MEMORY_MB[draw("q11-head-mb", attempt) % len(HEAD_MEMORY_MB)],
+            requests=REPORT_REQUESTS[draw("q11-requests", attempt) % len(REPORT_REQUESTS)],
+        )
+        if _discriminating(bill.cost(), bill.mistakes()):
+            return bill
+    raise RuntimeError("no composed call whose usual mistakes all miss")

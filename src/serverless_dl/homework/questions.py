@@ -1,6 +1,7 @@
 """The homework questions, personalised per learner, with options computed from the answers.
 
-Ten multiple-choice questions, one or two per lesson from 02 to 09, each on a
+Eleven multiple-choice questions, one or two per lesson from 02 to 09 and one on
+lesson 11 (the cost of a model composed of two functions), each on a
 value that is the same on any machine with the pinned versions: q1-q3 are
 about the model and the same for everybody; the others ask about an image, a
 pixel, an event, a REPORT line, a request or a memory size that follow from
@@ -39,7 +40,7 @@ from serverless_dl.homework.reference import ReferencePipeline, reference_pipeli
 from serverless_dl.homework.swatches import pool_entries
 
 SALT = "serverless-dl-homework/v1"
-QUESTION_IDS = tuple(f"q{number}" for number in range(1, 11))
+QUESTION_IDS = tuple(f"q{number}" for number in range(1, 12))
 CONTAINER_QUESTION = "q7"  # its value comes from the learner's own container run
 POINTS = dict.fromkeys(QUESTION_IDS, 1)
 MAX_POINTS = sum(POINTS.values())
@@ -99,6 +100,7 @@ TOPICS = {
     "q8": "The bill from a REPORT line",
     "q9": "API Gateway's answer",
     "q10": "Memory, CPU and cost",
+    "q11": "The bill of a composed model",
 }
 
 TEXTS = {
@@ -137,6 +139,11 @@ TEXTS = {
     "and bills each request's duration rounded up to the next millisecond. What do a million "
     "warm predictions cost, in US dollars, with {memory_mb:,} MB of memory (x86_64, the prices "
     "in src/serverless_dl/pricing.py, no free tier)?",
+    "q11": "As in lesson 11, your model is two functions on x86_64: the caller sends each image "
+    "to a backbone function ({backbone_mb:,} MB, {backbone_ms} ms billed) and its answer to a "
+    "head function ({head_mb:,} MB, {head_ms} ms billed). What do {requests:,} composed "
+    "predictions cost, in US dollars, at the prices in src/serverless_dl/pricing.py (us-east-1, "
+    "no free tier)?",
 }
 
 HINTS = {
@@ -158,6 +165,8 @@ HINTS = {
     "the usage plan's quota and throttle; only then does it call the function",
     "q10": "below the memory of a full vCPU the duration grows by that memory / yours, above "
     "it stays as measured; round up to whole ms, then add the request charge",
+    "q11": "a composed prediction is two invocations: two request charges, and each function's "
+    "billed duration at its own memory; pricing.cost_of for each, then add",
 }
 
 
@@ -440,6 +449,11 @@ def _homework(learner_id: str, pipeline: ReferencePipeline) -> Homework:
     details = {"sizing": sizing}
     questions["q10"], correct["q10"] = _money_question(
         learner_id, "q10", sizing.cost(), text, details
+    )
+    composed = costs.composed_bill(draw)
+    text = TEXTS["q11"].format(**vars(composed))
+    questions["q11"], correct["q11"] = _money_question(
+        learner_id, "q11", composed.cost(), text, {"composed": composed}
     )
     ordered = {qid: questions[qid] for qid in QUESTION_IDS}
     return Homework(learner_id, ordered, {qid: correct[qid] for qid in QUESTION_IDS})
