@@ -1,6 +1,6 @@
 """The local AWS endpoint: moto, with container-image invocations run by the real RIE.
 
-Offline, every AWS call of lessons 07 and 08 (the AWS CLI's and boto3's) goes
+Offline, every AWS call of lessons 07, 08, 10 and 11 (the AWS CLI's and boto3's) goes
 to this small HTTP server on 127.0.0.1, the `AWS_ENDPOINT_URL` of the local
 account (`serverless_dl.local_account`). It is not an AWS emulator of its
 own. It does three things:

@@ -1,4 +1,4 @@
-"""The processes behind the local AWS account of lessons 07 and 08, served on 127.0.0.1.
+"""The processes behind the local AWS account of lessons 07, 08, 10 and 11, served on 127.0.0.1.
 
 - `MotoServer`: moto's server mode answers the ECR, IAM, Lambda, API Gateway
   and STS APIs, so the AWS CLI and boto3 make the same calls as against AWS.

@@ -1,7 +1,7 @@
 """Where the AWS lessons' commands go: your AWS account, or the local account, behind one switch.
 
 The switch is the lesson parameter `aws_profile`; `use_account()` reads it
-once, near the top of lessons 07 and 08, and sets this process's environment,
+once, near the top of lessons 07, 08, 10 and 11, and sets this process's environment,
 which the AWS CLI, boto3, Docker and every `%%bash` cell then read:
 
 - `aws_profile = ""` (the default): **the local account**

@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = None
     with stderr_to(log_path):
         try:
-            # Lessons 07 and 08 share a local AWS account that outlives them; stop it afterwards.
+            # The AWS lessons share a local AWS account that outlives them; stop it afterwards.
             with accounts_started_inside():
                 steps = run_lessons(args.out, short=not args.full)
             steps.append(predict_through_emulator(args.out / "run"))

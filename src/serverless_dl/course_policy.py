@@ -1,6 +1,6 @@
 """The IAM policy a learner attaches to deploy the course, and the check that it is enough.
 
-`aws-account/course-policy.json` allows exactly what lessons 07 and 08 and
+`aws-account/course-policy.json` allows exactly what lessons 07, 08, 10 and 11 and
 `make aws-clean` do on AWS; `aws-account/implied-permissions.json` lists, with
 one reason each, the permissions those calls need without showing them in an
 operations log (the registry steps of `docker push`, `iam:PassRole`, tags given

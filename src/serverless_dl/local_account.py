@@ -1,6 +1,6 @@
 """One local AWS account for the AWS lessons: started once, found again, stopped on request.
 
-Offline (`aws_profile = ""`), lessons 07 and 08 share one account, as they
+Offline (`aws_profile = ""`), lessons 07, 08, 10 and 11 share one account, as they
 would share one on AWS: what lesson 07 creates, lesson 08 finds. The account
 is three processes on 127.0.0.1 (see `serverless_dl.aws_local`):
 
@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m serverless_dl.local_account status|start|stop [--dir FOLDER]`."""
     parser = argparse.ArgumentParser(
         prog="python -m serverless_dl.local_account",
-        description="The local AWS account of lessons 07 and 08 (moto, a registry, the front).",
+        description="The local AWS account of the AWS lessons (moto, a registry, the front).",
     )
     parser.add_argument("action", choices=["status", "start", "stop"])
     parser.add_argument(

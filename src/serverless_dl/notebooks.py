@@ -95,7 +95,7 @@ def run_parameters(out_dir: str | Path, short: bool = True) -> dict[str, dict]:
         },
         "05-hardening": {"models_dir": str(models), "export_path": str(out / "image_source.py")},
         "06-docker": {"work_dir": str(out / "06-docker")},
-        # 07 and 08 share one local AWS account, as they would share one AWS account.
+        # 07, 08, 10 and 11 share one local AWS account, as they would share one AWS account.
         "07-ecr-lambda": {"work_dir": str(out / "07-ecr-lambda"), "aws_local_dir": str(aws)},
         "08-api-gateway": {"work_dir": str(out / "08-api-gateway"), "aws_local_dir": str(aws)},
         "09-web-page": {"work_dir": str(out / "09-web-page")},

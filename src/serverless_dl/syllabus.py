@@ -64,7 +64,8 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("02", "tensorflow-lite", "TensorFlow Lite",
            "Convert; float16 and dynamic-range quantization; the interpreter; parity with Keras"),
     Lesson("03", "removing-tensorflow", "Removing TensorFlow",
-           "Preprocess with Pillow or keras-image-helper; infer with tflite-runtime and LiteRT"),
+           "Preprocess with Pillow or keras-image-helper; infer with tflite-runtime, LiteRT "
+           "and ONNX Runtime"),
     Lesson("04", "lambda-code", "The Lambda code",
            "The plain handler: model loaded once, `predict(url)`, `lambda_handler`; "
            "export to `docker/lambda_function.py`; run it under the RIE"),
