@@ -22,12 +22,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from serverless_dl.environment_variables import changed_environment
 from serverless_dl.handler_modules import HANDLER_SCRIPT, LoadedFunction, load_function
 from serverless_dl.paths import MODELS
 from serverless_dl.pretend_internet import PRETEND_PUBLIC_ADDRESS, NoInternet, PretendInternet
@@ -95,19 +95,14 @@ def case_conditions(
     OpenSSL reads `SSL_CERT_FILE` whenever the handler makes a default TLS context,
     that is, per request.
     """
-    saved_socket, saved_certificate = function.source.socket, os.environ.get("SSL_CERT_FILE")
+    saved_socket = function.source.socket
     try:
         if pretend:
             function.source.socket = PretendInternet(PRETEND_NAMES)
-        if certificate:
-            os.environ["SSL_CERT_FILE"] = certificate
-        yield
+        with changed_environment({"SSL_CERT_FILE": certificate} if certificate else {}):
+            yield
     finally:
         function.source.socket = saved_socket
-        if saved_certificate is None:
-            os.environ.pop("SSL_CERT_FILE", None)
-        else:
-            os.environ["SSL_CERT_FILE"] = saved_certificate
 
 
 def proxy_event(version: int, body, *, content_type: str = "application/json",

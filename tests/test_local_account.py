@@ -21,7 +21,6 @@ import pytest
 
 from serverless_dl import docker_engine
 from serverless_dl.aws_front import CONTAINER_LABEL, operation_name, signing_scope
-from serverless_dl.aws_local import process_start_time
 from serverless_dl.local_account import (
     LEDGER_VARIABLE,
     LOCAL_CREDENTIALS,
@@ -33,6 +32,7 @@ from serverless_dl.local_account import (
     record_push,
     stop_account,
 )
+from serverless_dl.processes import process_start_time
 
 REGION = "eu-west-1"
 ECHO_IMAGE = "serverless-dl-test/echo-function"

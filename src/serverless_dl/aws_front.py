@@ -59,7 +59,7 @@ from pathlib import Path
 from serverless_dl import docker_engine
 from serverless_dl.function_images import lambda_like_options
 from serverless_dl.lambda_base import FunctionContainer, start_function
-from serverless_dl.lambda_local import ALLOW_LOOPBACK
+from serverless_dl.lambda_facts import ALLOW_LOOPBACK
 
 # Containers the front starts carry this label, with the account's folder as its value.
 CONTAINER_LABEL = "serverless-dl.local-aws"

@@ -27,19 +27,16 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from serverless_dl import processes
 from serverless_dl.envs import VENVS, aws_tool, clean_environment
-from serverless_dl.rie import EmulatorError, free_port, wait_for_port
 
 START_SECONDS = 30
 # Single-platform image manifests (what Lambda runs), then indexes and lists (which it refuses).
@@ -53,52 +50,6 @@ INDEX_MANIFEST_TYPES = (
 )
 
 
-def stop_process_group(process: subprocess.Popen, seconds: float = 10) -> None:
-    """End a process started in a session of its own, children included: SIGTERM, then SIGKILL."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def process_start_time(pid: int) -> int | None:
-    """When process `pid` started (clock ticks after boot), or None if it is gone or a zombie.
-
-    A pid and its start time name one process, even after the pid is reused.
-    """
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return None if fields[0] in ("Z", "X") else int(fields[19])
-
-
-def stop_detached(pid: int, start_time: int, seconds: float = 10) -> None:
-    """End the session led by process `pid` if it is still the process started at `start_time`.
-
-    SIGTERM, then SIGKILL after `seconds`. The process may belong to another
-    Python process (a notebook kernel that has exited, say); if it is a child
-    of this one, it is reaped.
-    """
-    if process_start_time(pid) != start_time:
-        return
-    os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + seconds
-    while process_start_time(pid) == start_time:
-        if time.monotonic() > deadline:
-            os.killpg(pid, signal.SIGKILL)
-            deadline = float("inf")
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        time.sleep(0.05)
-
-
 class LocalServiceError(RuntimeError):
     """A local stand-in could not be started or asked; the message says why in one line."""
 
@@ -110,7 +61,7 @@ class LocalService:
 
     def __init__(self, folder: str | Path, port: int | None = None):
         self.folder = Path(folder)
-        self.port = port or free_port()
+        self.port = port or processes.free_port()
         self._process: subprocess.Popen | None = None
 
     @property
@@ -144,21 +95,14 @@ class LocalService:
         with self.log_path.open("ab") as log:
             # A session of its own: Ctrl-C in a notebook must not reach it, and stop() ends
             # it together with any child it starts.
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self._environment(),
-                start_new_session=True,
-            )
+            self._process = processes.start_in_session(command, log, env=self._environment())
         if not detach:
             atexit.register(self.stop)
         try:
-            wait_for_port(self.port, START_SECONDS, self._process)
-        except EmulatorError as error:
+            processes.wait_for_port(self.port, START_SECONDS, self._process)
+        except processes.NotReady as error:
             self.stop()
-            tail = " | ".join(self.logs().strip().splitlines()[-3:])
+            tail = processes.last_lines(self.logs(), 3)
             raise LocalServiceError(f"{self.name} did not start ({error}): {tail}") from None
         return self
 
@@ -175,7 +119,7 @@ class LocalService:
         if process is None:
             return
         atexit.unregister(self.stop)
-        stop_process_group(process)
+        processes.stop_process_group(process)
 
     def forget(self) -> None:
         """Leave the server running, no longer stopped by this object (see `start(detach=True)`)."""

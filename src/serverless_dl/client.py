@@ -39,6 +39,17 @@ def image_event(image: Path) -> dict:
     }
 
 
+def answer_of(reply) -> dict:
+    """The handler's JSON document from a reply to a direct or a proxy event.
+
+    A proxy event's answer is an HTTP response whose body is that document.
+    """
+    document = reply.json()
+    if isinstance(document, dict) and "statusCode" in document and "body" in document:
+        document = json.loads(document["body"])
+    return document
+
+
 def predict(
     image_url: str, endpoint: str = DEFAULT_ENDPOINT, timeout: float = 60, api_key: str = ""
 ) -> dict:
@@ -69,6 +80,7 @@ def format_prediction(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Ask the function about one image URL from the command line; return the exit code."""
     parser = argparse.ArgumentParser(description="Ask the clothing classifier about one image URL.")
     parser.add_argument("image_url", help="http(s) URL of a JPEG or PNG image")
     parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"default: {DEFAULT_ENDPOINT}")

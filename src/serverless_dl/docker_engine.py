@@ -36,7 +36,6 @@ helpers), so their traffic stays on the loopback interface.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import fcntl
 import hashlib
 import json
@@ -52,6 +51,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from serverless_dl import processes
+from serverless_dl.commands import run_command
 from serverless_dl.paths import BUILD
 
 DEFAULT_SOCKET = Path("/var/run/docker.sock")
@@ -96,14 +97,8 @@ class Engine:
         if not self.started or self._process is None:
             return
         process, self._process = self._process, None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)  # dockerd stops its containers and containerd
-            try:
-                process.wait(timeout=seconds)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        # dockerd stops its containers and containerd itself; only a hung one is killed.
+        processes.stop_process_group(process, seconds, terminate_leader_only=True)
         _unmount_leftovers()
         if _engine is self:
             _engine = None
@@ -310,32 +305,26 @@ def _start_dockerd(options: list[str], seconds: float) -> Engine:
         out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n".encode())
         out.flush()
         # Its own session: Ctrl-C in a notebook or pytest must not reach dockerd.
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PATH": path},
-            start_new_session=True,
-        )
+        process = processes.start_in_session(command, out, env={**os.environ, "PATH": path})
     engine = Engine(host=f"unix://{sock}", started=True, pid=process.pid, log=log, _process=process)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            _unmount_leftovers()
-            raise _StartFailed(
-                f"dockerd exited with code {process.returncode} while starting "
-                f"({' '.join(options)}); {log}: {_log_tail(log, offset)}",
-                log=_log_since(log, offset),
-            )
-        if _ping_unix(str(sock), timeout=1):
-            atexit.register(engine.stop)
-            return engine
-        time.sleep(0.1)
-    engine.stop(seconds=10)
-    raise DockerUnavailable(
-        f"dockerd did not answer within {seconds:.0f} s; {log}: {_log_tail(log, offset)}"
-    )
+    try:
+        processes.wait_until(
+            lambda: _ping_unix(str(sock), timeout=1), seconds, process, interval=0.1
+        )
+    except processes.ProcessExited:
+        _unmount_leftovers()
+        raise _StartFailed(
+            f"dockerd exited with code {process.returncode} while starting "
+            f"({' '.join(options)}); {log}: {_log_tail(log, offset)}",
+            log=_log_since(log, offset),
+        ) from None
+    except processes.NotReady:
+        engine.stop(seconds=10)
+        raise DockerUnavailable(
+            f"dockerd did not answer within {seconds:.0f} s; {log}: {_log_tail(log, offset)}"
+        ) from None
+    atexit.register(engine.stop)
+    return engine
 
 
 def ensure_engine(start_seconds: float = START_SECONDS) -> Engine:
@@ -405,24 +394,18 @@ def docker(
     """
     engine = ensure_engine()
     command = [docker_cli(), *map(str, args)]
-    result = subprocess.run(
+    return run_command(
         command,
+        error=DockerError,
+        what=f"`docker {' '.join(map(str, args))}`",
+        lines=5,
+        capture=capture,
+        check=check,
         env=engine.env(),
         cwd=cwd,
         input=input,
-        text=True,
-        capture_output=capture,
         timeout=timeout,
     )
-    if check and result.returncode != 0:
-        detail = (
-            (result.stderr or "").strip().splitlines()[-5:] if capture else ["(see output above)"]
-        )
-        raise DockerError(
-            f"`docker {' '.join(map(str, args))}` failed with exit code {result.returncode}: "
-            + " | ".join(detail)
-        )
-    return result
 
 
 def image_exists(ref: str) -> bool:

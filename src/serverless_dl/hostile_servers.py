@@ -27,7 +27,6 @@ import json
 import shutil
 import ssl
 import struct
-import subprocess
 import tempfile
 import threading
 import urllib.parse
@@ -38,6 +37,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from serverless_dl.commands import run_command
 from serverless_dl.imageserver import serve, serve_directory
 from serverless_dl.paths import IMAGES
 
@@ -57,6 +57,7 @@ class Traffic:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, count: int) -> None:
+        """Count `count` more bytes sent (threads call this concurrently)."""
         with self._lock:
             self.bytes_sent += count
 
@@ -69,6 +70,7 @@ class HostileHandler(http.server.BaseHTTPRequestHandler):
     traffic = Traffic()
 
     def log_message(self, format, *args):  # noqa: A002 - signature fixed by the base class
+        """Say nothing: the tests read traffic counts, not request logs."""
         pass
 
     def send_raw(self, data: bytes) -> bool:
@@ -112,6 +114,7 @@ class Redirector(HostileHandler):
     """
 
     def do_GET(self):
+        """Answer with the redirect the path asks for."""
         route, target = self.route, self.query("url")
         if route == "/to":
             self.redirect(target, int(self.query("status") or 302))
@@ -131,6 +134,7 @@ class Redirector(HostileHandler):
             self.answer(404, b"no such route", {"Content-Type": "text/plain"})
 
     def redirect(self, location: str, status: int = 302) -> None:
+        """Redirect to `location` with `status` and an empty body."""
         self.answer(status, b"", {"Location": location, "Content-Length": "0"})
 
 
@@ -149,6 +153,7 @@ class Liar(HostileHandler):
     protocol_version = "HTTP/1.1"  # chunked encoding needs it
 
     def do_GET(self):
+        """Answer with the lie the path names."""
         image = SAMPLE.read_bytes()
         lies = {
             "/content-length/short": ("image/jpeg", "100", image),
@@ -208,6 +213,7 @@ class Flood(Liar):
     """
 
     def do_GET(self):
+        """Send the 100 MB body the path names (endless, declared or chunked)."""
         if self.route == "/chunked":
             self.send_chunked(flood_chunks())
             return
@@ -226,6 +232,7 @@ class Staller(HostileHandler):
     """Accepts the connection, reads nothing, answers nothing, until released."""
 
     def handle(self):
+        """Hold the connection without reading or answering until released."""
         self.release.wait(GIVE_UP_SECONDS)
 
 
@@ -237,6 +244,7 @@ class Dripper(HostileHandler):
     """
 
     def do_GET(self):
+        """Drip the headers or the body, a byte at a time."""
         if self.route == "/body":
             start = (b"HTTP/1.0 200 OK\r\nContent-Type: image/jpeg\r\n"
                      b"Content-Length: 1048576\r\n\r\n")
@@ -253,6 +261,7 @@ class InternalService(HostileHandler):
     """An API that only callers inside your network should reach: whatever you ask, it tells."""
 
     def do_GET(self):
+        """Answer every path with the internal API's secrets."""
         body = json.dumps({"service": "internal admin API", "path": self.route,
                            "secret": "for callers inside the VPC only"}).encode()
         self.answer(200, body, {"Content-Type": "application/json"})
@@ -270,6 +279,7 @@ class MetadataService(HostileHandler):
     """The EC2 instance metadata service (IMDSv1, no token needed) with an instance role."""
 
     def do_GET(self):
+        """Answer as the metadata service: the role's name, then its credentials."""
         prefix = "/latest/meta-data/iam/security-credentials/"
         if self.route == prefix:
             self.answer(200, EXAMPLE_ROLE.encode(), {"Content-Type": "text/plain"})
@@ -358,6 +368,7 @@ class TLSHandler(HostileHandler):
     tls_failed = False
 
     def setup(self):
+        """Wrap the accepted connection in TLS; note a refused handshake."""
         try:
             self.request = self.tls_context.wrap_socket(self.request, server_side=True)
         except OSError:  # the client refused our certificate: nothing more to say
@@ -365,6 +376,7 @@ class TLSHandler(HostileHandler):
         super().setup()
 
     def handle(self):
+        """Handle the request as usual, unless the TLS handshake failed."""
         if not self.tls_failed:
             super().handle()
 
@@ -375,11 +387,11 @@ def make_certificate(folder: Path) -> tuple[Path, Path] | None:
     if openssl is None:
         return None
     certificate, key = folder / "certificate.pem", folder / "key.pem"
-    subprocess.run(
+    run_command(
         [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(certificate), "-days", "2",
+         "-nodes", "-keyout", key, "-out", certificate, "-days", "2",
          "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
+        what="openssl req",
     )
     return certificate, key
 
@@ -421,10 +433,12 @@ class HostileSite:
 
     @property
     def redirector_port(self) -> int:
+        """The redirector's port on 127.0.0.1."""
         return urllib.parse.urlsplit(self.redirector).port
 
     @property
     def staller_port(self) -> int:
+        """The staller's port on 127.0.0.1."""
         return urllib.parse.urlsplit(self.staller).port
 
     def redirect_to(self, url: str, status: int = 302) -> str:

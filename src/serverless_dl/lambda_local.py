@@ -15,15 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from serverless_dl.envs import lambda_python
+from serverless_dl.lambda_facts import ALLOW_LOOPBACK
 from serverless_dl.paths import DOCKER, MODELS
 from serverless_dl.rie import LambdaEmulator
 
 HANDLER = "lambda_function.lambda_handler"
 MODEL_FILE = "clothing-model.tflite"
 IMAGE_SOURCE_FILE = "image_source.py"
-# The handler refuses URLs that resolve to loopback addresses (SSRF guard).
-# Local tests serve images from 127.0.0.1, so they must opt in explicitly.
-ALLOW_LOOPBACK = {"ALLOW_LOOPBACK_URLS": "1"}
 
 
 def make_task_root(

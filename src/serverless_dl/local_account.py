@@ -51,10 +51,10 @@ from serverless_dl.aws_local import (
     LocalService,
     LocalServiceError,
     MotoServer,
-    process_start_time,
-    stop_detached,
 )
+from serverless_dl.environment_variables import changed_environment
 from serverless_dl.paths import in_repo
+from serverless_dl.processes import process_start_time, stop_detached
 
 DEFAULT_FOLDER = "build/local-aws"
 STATE_FILE = "account.json"
@@ -273,18 +273,13 @@ def accounts_started_inside() -> Iterator[None]:
     ledger, in which `ensure_account` notes each account it starts. An
     account someone else started is left alone.
     """
-    previous = os.environ.get(LEDGER_VARIABLE)
     with tempfile.TemporaryDirectory(prefix="local-aws-") as temporary:
         ledger = Path(temporary) / "started"
         ledger.touch()
-        os.environ[LEDGER_VARIABLE] = str(ledger)
         try:
-            yield
+            with changed_environment({LEDGER_VARIABLE: str(ledger)}):
+                yield
         finally:
-            if previous is None:
-                os.environ.pop(LEDGER_VARIABLE, None)
-            else:
-                os.environ[LEDGER_VARIABLE] = previous
             for folder in dict.fromkeys(ledger.read_text().split()):
                 stop_account(folder)
 

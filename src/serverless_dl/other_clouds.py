@@ -43,8 +43,16 @@ from pathlib import Path
 
 from serverless_dl import docker_engine, lambda_base
 from serverless_dl.envs import EnvironmentMissing, clean_environment, venv_bin
+from serverless_dl.lambda_facts import ALLOW_LOOPBACK
 from serverless_dl.paths import BUILD, DOCKER, MODELS, ROOT
-from serverless_dl.rie import EmulatorError, free_port, wait_for_port
+from serverless_dl.processes import (
+    NotReady,
+    free_port,
+    port_answers,
+    start_in_session,
+    stop_process_group,
+    wait_for_port,
+)
 
 CLOUDS = ROOT / "clouds"
 ADAPTERS = ("google-functions", "cloud-run", "azure-functions")
@@ -56,8 +64,6 @@ PROVIDERS_FILE = CLOUDS / "providers.json"
 PYTHON_VERSION = "3.11"
 CLOUD_RUN_IMAGE = "clothing-model:cloud-run"
 ENVIRONMENT = "clouds"  # .venvs/clouds: functions-framework, azure-functions and the core
-# The course's sample images are served on 127.0.0.1, which the core refuses unless told.
-ALLOW_LOOPBACK = {"ALLOW_LOOPBACK_URLS": "1"}
 # Files of the adapter folders that never go into a deployment.
 _NOT_STAGED = ("__pycache__", "local.settings.json")
 
@@ -242,12 +248,11 @@ def functions_framework_server(
                "--target", target, "--host", "127.0.0.1", "--port", str(port)]
     env = clean_environment({**ALLOW_LOOPBACK, **(environment or {})})
     with tempfile.NamedTemporaryFile(prefix="functions-framework-", suffix=".log") as log:
-        process = subprocess.Popen(command, cwd=staged, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = start_in_session(command, log, cwd=staged, env=env)
         try:
             try:
                 wait_for_port(port, start_seconds, process)
-            except EmulatorError as error:
+            except NotReady as error:
                 tail = Path(log.name).read_text(errors="replace")[-2000:]
                 message = f"functions-framework did not start ({error}):\n{tail}"
                 raise AdapterError(message) from None
@@ -256,12 +261,7 @@ def functions_framework_server(
                               f"http://127.0.0.1:{port}/", shown,
                               lambda: Path(log.name).read_text(errors="replace"))
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process_group(process)
 
 
 @contextlib.contextmanager
@@ -279,7 +279,7 @@ def cloud_run_container(
                *options, image]
     try:
         deadline = time.monotonic() + start_seconds
-        while not _listening(port):
+        while not port_answers(port):
             if time.monotonic() > deadline or not _running(container):
                 logs = docker_engine.container_logs(container)[-2000:]
                 raise AdapterError(f"{image} did not listen on 127.0.0.1:{port}:\n{logs}")
@@ -288,14 +288,6 @@ def cloud_run_container(
                           lambda: docker_engine.container_logs(container))
     finally:
         docker_engine.remove_container(container)
-
-
-def _listening(port: int) -> bool:
-    try:
-        wait_for_port(port, 0.05)
-        return True
-    except EmulatorError:
-        return False
 
 
 def _running(container: str) -> bool:

@@ -22,8 +22,6 @@ import os
 import platform
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -32,7 +30,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from serverless_dl import processes
 from serverless_dl.envs import VENVS, clean_environment
+from serverless_dl.processes import free_port
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 DEFAULT_TIMEOUT_SECONDS = 3  # Lambda's own default for a new function
@@ -66,27 +66,6 @@ def find_rie() -> Path:
     raise EmulatorError("the Lambda Runtime Interface Emulator was not found; run `make setup`")
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, seconds: float, process: subprocess.Popen | None = None) -> None:
-    """Wait until something listens on 127.0.0.1:`port`; fail early if `process` dies."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise EmulatorError(f"process exited with code {process.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise EmulatorError(f"nothing listened on 127.0.0.1:{port} within {seconds:.0f} s")
-
-
 @dataclass
 class Invocation:
     """What one HTTP call to an invoke URL returned."""
@@ -101,6 +80,7 @@ class Invocation:
 
     @property
     def text(self) -> str:
+        """The body decoded as UTF-8, undecodable bytes replaced."""
         return self.body.decode("utf-8", errors="replace")
 
 
@@ -210,18 +190,11 @@ class LambdaEmulator:
             self.handler,
         ]
         # A session of its own lets stop() end the emulator and the runtime together.
-        self._process = subprocess.Popen(
-            command,
-            cwd=self.task_root,
-            env=env,
-            stdout=log_fd,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self._process = processes.start_in_session(command, log_fd, cwd=self.task_root, env=env)
         os.close(log_fd)
         try:
-            wait_for_port(self.port, self.start_seconds, self._process)
-        except EmulatorError as error:
+            processes.wait_for_port(self.port, self.start_seconds, self._process)
+        except processes.NotReady as error:
             log = self.logs()
             self.stop()
             raise EmulatorError(f"{error}\n--- emulator log ---\n{log[-3000:]}") from None
@@ -248,13 +221,8 @@ class LambdaEmulator:
 
     def stop(self) -> None:
         """Stop the emulator and its runtime; the log stays readable through `logs()`."""
-        if self._process is not None and self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
+        if self._process is not None:
+            processes.stop_process_group(self._process)
         self._process = None
         if self._log_path is not None:
             self._final_log = self._log_path.read_text(errors="replace")

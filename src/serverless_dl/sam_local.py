@@ -40,12 +40,20 @@ from pathlib import Path
 import yaml
 
 from serverless_dl import docker_engine
-from serverless_dl.aws_local import stop_process_group
 from serverless_dl.aws_target import function_image_url
+from serverless_dl.commands import run_command
 from serverless_dl.envs import aws_tool, clean_environment
-from serverless_dl.lambda_local import ALLOW_LOOPBACK
+from serverless_dl.lambda_facts import ALLOW_LOOPBACK
 from serverless_dl.paths import IMAGES, in_repo
-from serverless_dl.rie import EmulatorError, free_port, wait_for_port
+from serverless_dl.processes import (
+    NotReady,
+    free_port,
+    last_lines,
+    start_in_session,
+    stop_process_group,
+    wait_for_port,
+)
+from serverless_dl.sources import is_url
 
 START_SECONDS = 180  # the first start builds sam's emulator layer on top of the image
 SIDECAR_SECONDS = 30
@@ -73,19 +81,16 @@ def run_sam(*args: str, work_dir: str | Path, timeout: float = 1800) -> str:
     """Run `sam ARGS...` in `work_dir` and return what it printed; raise `SamError` on failure."""
     folder = in_repo(work_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [str(aws_tool("sam")), *args],
+    result = run_command(
+        [aws_tool("sam"), *args],
+        error=SamError,
+        what=f"`sam {' '.join(args)}`",
+        quote="both",
         cwd=folder,  # `sam build` writes build.toml into the current folder
         env=sam_environment(folder),
-        capture_output=True,
-        text=True,
         timeout=timeout,
     )
-    output = (result.stdout + result.stderr).strip()
-    if result.returncode != 0:
-        tail = " | ".join(output.splitlines()[-4:])
-        raise SamError(f"`sam {' '.join(args)}` failed with exit code {result.returncode}: {tail}")
-    return output
+    return (result.stdout + result.stderr).strip()
 
 
 def validate(template: str | Path, work_dir: str | Path) -> str:
@@ -175,7 +180,7 @@ class LocalApi:
 
     def url_for(self, image: str) -> str:
         """The URL the function fetches `image` from: an http(s) URL as is, else a served file."""
-        if urllib.parse.urlsplit(image).scheme in ("http", "https"):
+        if is_url(image):
             return image
         path = in_repo(image)
         if not path.is_relative_to(self.images) or not path.is_file():
@@ -208,25 +213,19 @@ class LocalApi:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self._log_offset = log.tell()
-            self._process = subprocess.Popen(
-                command,
-                cwd=self.work_dir,
-                env=sam_environment(self.work_dir),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+            self._process = start_in_session(
+                command, log, cwd=self.work_dir, env=sam_environment(self.work_dir)
             )
         atexit.register(self.stop)
         try:
             wait_for_port(self.port, START_SECONDS, self._process)
             match = _CONTAINER_ID.search(self.logs())
             if match is None:
-                raise EmulatorError("sam did not report its function container")
+                raise NotReady("sam did not report its function container")
             self.function_container = match["id"]
             self._start_sidecar()
-        except (EmulatorError, docker_engine.DockerError) as error:
-            tail = " | ".join(self.logs().strip().splitlines()[-4:])
+        except (NotReady, docker_engine.DockerError) as error:
+            tail = last_lines(self.logs(), 4)
             self.stop()
             raise SamError(f"sam local start-api did not start ({error}): {tail}") from None
         return self
@@ -253,7 +252,7 @@ class LocalApi:
             if answer.returncode == 0:
                 return
             time.sleep(0.2)
-        raise EmulatorError(f"the image sidecar did not answer within {SIDECAR_SECONDS} s")
+        raise NotReady(f"the image sidecar did not answer within {SIDECAR_SECONDS} s")
 
     def stop(self) -> None:
         """Stop the sidecar and sam (which removes its container); safe to call twice."""
@@ -301,6 +300,6 @@ def open_stage(
     """
     if aws_profile:
         return Stage(f"{invoke_url}/predict", function_image_url(image, aws_profile))
-    is_url = urllib.parse.urlsplit(image).scheme in ("http", "https")
-    api = LocalApi(built_template, work_dir, IMAGES if is_url else in_repo(image).parent).start()
+    images = IMAGES if is_url(image) else in_repo(image).parent
+    api = LocalApi(built_template, work_dir, images).start()
     return Stage(predict_url=f"{api.url}/predict", image_url=api.url_for(image), local_api=api)

@@ -36,7 +36,7 @@ import yaml
 from serverless_dl import sam_local
 from serverless_dl.imageserver import _QuietFileHandler, serve
 from serverless_dl.paths import BUILD, DOCKER, IMAGES, ROOT, in_repo
-from serverless_dl.rie import free_port
+from serverless_dl.processes import free_port
 
 WEB = ROOT / "web"
 # The two ways of serving the same API: the same template, a different function image.

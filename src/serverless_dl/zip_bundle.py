@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -53,18 +52,21 @@ from pathlib import Path
 import yaml
 
 from serverless_dl.cli import OneLineErrorParser
-from serverless_dl.client import image_event
+from serverless_dl.client import answer_of, image_event
+from serverless_dl.commands import run_command
 from serverless_dl.envs import aws_tool, clean_environment
+from serverless_dl.lambda_facts import (
+    AMAZON_LINUX_2_GLIBC,
+    AMAZON_LINUX_2023_GLIBC,
+    MB,
+    UNZIPPED_LIMIT_BYTES,
+    ZIPPED_LIMIT_BYTES,
+)
 from serverless_dl.lambda_local import HANDLER, MODEL_FILE, make_task_root
 from serverless_dl.paths import BUILD, DOCKER, IMAGES, MODELS, REQUIREMENTS, in_repo
 from serverless_dl.rie import LambdaEmulator
 
-MB = 1024 * 1024  # Lambda's MB, in its limits and in its memory setting
-ZIPPED_LIMIT_BYTES = 50 * MB  # a .zip uploaded directly (CreateFunction, UpdateFunctionCode)
-UNZIPPED_LIMIT_BYTES = 250 * MB  # everything in /var/task plus layers
 LAMBDA_PYTHON = "3.11"
-AMAZON_LINUX_2_GLIBC = (2, 26)  # the python3.11 runtime's operating system
-AMAZON_LINUX_2023_GLIBC = (2, 34)  # python3.12 and later
 DEFAULT_OUT = BUILD / "zip"
 RUNTIME_DIR = BUILD / "lambda-runtime"
 ZIP_TEMPLATE = DOCKER / "template-zip.yaml"
@@ -279,14 +281,6 @@ def bundle_emulator(
     )
 
 
-def answer_of(reply) -> dict:
-    """The handler's JSON document from a reply to a direct or a proxy event."""
-    document = reply.json()
-    if isinstance(document, dict) and "statusCode" in document and "body" in document:
-        document = json.loads(document["body"])
-    return document
-
-
 # --- make zip ---
 
 
@@ -302,6 +296,7 @@ class ZipBundle:
 
     @property
     def within_limits(self) -> bool:
+        """True when the zip and its unzipped contents fit Lambda's size limits."""
         zipped_fits = self.zipped_bytes <= ZIPPED_LIMIT_BYTES
         return zipped_fits and self.unzipped_bytes <= UNZIPPED_LIMIT_BYTES
 
@@ -392,23 +387,22 @@ def function_properties(template: Path = ZIP_TEMPLATE, name: str = "ClothingFunc
 
 def validate_template(template: Path = ZIP_TEMPLATE, work_dir: Path = DEFAULT_OUT) -> str:
     """`sam validate --lint` on a template (offline: cfn-lint needs no AWS account)."""
-    run = subprocess.run(
-        [str(aws_tool("sam")), "validate", "--lint", "--template-file", str(template)],
+    run = run_command(
+        [aws_tool("sam"), "validate", "--lint", "--template-file", template],
+        error=BundleError, what="sam validate --lint", quote="both",
         cwd=in_repo(work_dir),
         env=clean_environment({
             "SAM_CLI_TELEMETRY": "0",
             "__SAM_CLI_APP_DIR": str(in_repo(work_dir) / "sam-settings"),
             "AWS_DEFAULT_REGION": "us-east-1",
         }),
-        capture_output=True, text=True, timeout=300,
+        timeout=300,
     )  # fmt: skip
-    output = (run.stdout + run.stderr).strip()
-    if run.returncode != 0:
-        raise BundleError(f"sam validate --lint failed: {' | '.join(output.splitlines()[-4:])}")
-    return output
+    return (run.stdout + run.stderr).strip()
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build the zip, print its sizes and run it once under the RIE; return the exit code."""
     parser = OneLineErrorParser(
         prog="python -m serverless_dl.zip_bundle", description=__doc__.split("\n\n")[0]
     )

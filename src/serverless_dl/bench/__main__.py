@@ -27,6 +27,7 @@ DEFAULT_OUT = BUILD / "bench" / "results"
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark from the command line; return the exit code."""
     parser = OneLineErrorParser(
         prog="python -m serverless_dl.bench", description=__doc__.split("\n\n")[0]
     )

@@ -50,6 +50,7 @@ class BuiltBundle:
     stripped_bytes: int
 
     def save(self) -> None:
+        """Write what was built and measured to `bundle.json` beside the packages."""
         record = {key: value for key, value in vars(self).items() if key != "packages"}
         (self.packages.parent / "bundle.json").write_text(json.dumps(record, indent=2) + "\n")
 

@@ -164,6 +164,7 @@ def convert(name: str, size: int, out: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write one model's Keras, TFLite and ONNX files from the command line."""
     parser = argparse.ArgumentParser(description="Write the benchmark's model files.")
     parser.add_argument("model", choices=("clothing", "mobilenetv2"))
     parser.add_argument("--size", type=int, required=True, help="input size in pixels")

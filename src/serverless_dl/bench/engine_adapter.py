@@ -43,21 +43,27 @@ class KerasInterpreter:
         self._input = self._output = None
 
     def allocate_tensors(self):
+        """Do nothing: the model allocates its own memory."""
         pass
 
     def get_input_details(self):
+        """The one input, with the model's input shape."""
         return [{"index": 0, "shape": self._shape}]
 
     def get_output_details(self):
+        """The one output."""
         return [{"index": 0}]
 
     def set_tensor(self, _index, value):
+        """Keep `value` as the next input."""
         self._input = value
 
     def invoke(self):
+        """Run the model on the input set last."""
         self._output = self._model(self._input, training=False).numpy()
 
     def get_tensor(self, _index):
+        """The output of the last `invoke()`."""
         return self._output
 
 
@@ -76,6 +82,7 @@ class OnnxInterpreter(KerasInterpreter):
         self._input = self._output = None
 
     def invoke(self):
+        """Run the ONNX session on the input set last."""
         self._output = self._session.run(None, {self._input_name: self._input})[0]
 
 

@@ -29,7 +29,6 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,15 +37,15 @@ import numpy as np
 
 from serverless_dl.bench.bundles import ADAPTER, MODEL_NAMES, BuiltBundle
 from serverless_dl.bench.plan import RUNTIMES, Configuration
-from serverless_dl.client import image_event
+from serverless_dl.client import answer_of, image_event
 from serverless_dl.clothing import CLASSES
+from serverless_dl.commands import run_command
 from serverless_dl.envs import clean_environment
 from serverless_dl.paths import IMAGES
 from serverless_dl.rie import parse_init_durations, parse_reports
 from serverless_dl.soak import runtime_pid
 from serverless_dl.zip_bundle import (
     LAMBDA_PYTHON_SETTINGS,
-    answer_of,
     bundle_emulator,
     runtime_python,
 )
@@ -197,16 +196,14 @@ def bare_baseline(
     _, environment = function_setup(configuration, bundle, task_root)
     python, site = runtime_python()
     search_path = os.pathsep.join([str(bundle.packages), str(site)])
-    run = subprocess.run(
-        [str(python), ADAPTER.name, environment["MODEL_PATH"], *map(str, images),
-         "--repeat", str(repeat)],
+    run = run_command(
+        [python, ADAPTER.name, environment["MODEL_PATH"], *images, "--repeat", repeat],
+        error=MeasurementError, what="the bare baseline",
         cwd=task_root,
         env=clean_environment({**environment, **LAMBDA_PYTHON_SETTINGS, "PYTHONPATH": search_path}),
-        capture_output=True, text=True, timeout=BARE_TIMEOUT_SECONDS,
+        timeout=BARE_TIMEOUT_SECONDS,
         preexec_fn=lambda: os.sched_setaffinity(0, function_cpus),
     )  # fmt: skip
-    if run.returncode != 0:
-        raise MeasurementError(f"the bare baseline failed: {run.stderr.strip()[-400:]}")
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 

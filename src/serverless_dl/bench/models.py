@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from serverless_dl import onnx_model
 from serverless_dl.bench.bundles import remove_stale_siblings
+from serverless_dl.commands import run_command
 from serverless_dl.envs import clean_environment
 from serverless_dl.onnx_model import ConversionError, converter_tools
 from serverless_dl.paths import BUILD, MODELS
@@ -39,6 +39,7 @@ class ModelFiles:
     reference: dict
 
     def path(self, model_format: str, variant: str) -> Path:
+        """The file of `model_format` (keras, tflite, onnx) in `variant`."""
         return self.files[model_format][variant]
 
 
@@ -67,14 +68,12 @@ def model_files(
             tools = converter_tools(build / "tools")
         except ConversionError as error:
             raise BundleError(str(error)) from None
-        run = subprocess.run(
-            [sys.executable, "-m", "serverless_dl.bench.convert", name, "--size", str(size),
-             "--out", str(out)],
+        run_command(
+            [sys.executable, "-m", "serverless_dl.bench.convert", name, "--size", size,
+             "--out", out],
+            error=BundleError, what=f"converting {name}", lines=15,
             env=clean_environment({"PYTHONPATH": str(tools), "TF_CPP_MIN_LOG_LEVEL": "2"}),
-            capture_output=True, text=True,
         )  # fmt: skip
-        if run.returncode != 0:
-            raise BundleError(f"converting {name} failed: {run.stderr.strip()[-1500:]}")
     document = json.loads(manifest.read_text())
     files = {
         model_format: {variant: Path(path) for variant, path in variants.items()}

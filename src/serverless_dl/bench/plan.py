@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from serverless_dl.lambda_facts import AMAZON_LINUX_2_GLIBC, AMAZON_LINUX_2023_GLIBC
 from serverless_dl.paths import REQUIREMENTS
-from serverless_dl.zip_bundle import AMAZON_LINUX_2_GLIBC, AMAZON_LINUX_2023_GLIBC
 
 VARIANTS = ("f32", "f16", "int8")
 VARIANT_NAMES = {"f32": "float32", "f16": "float16", "int8": "dynamic-range int8"}
@@ -31,6 +31,7 @@ class Bundle:
 
     @property
     def requirement_file(self):
+        """The pinned requirement file this bundle installs."""
         return REQUIREMENTS / self.requirements
 
 
@@ -100,10 +101,12 @@ class Configuration:
 
     @property
     def key(self) -> str:
+        """The configuration's name in results: runtime/model/variant."""
         return f"{self.runtime}/{self.model}/{self.variant}"
 
     @property
     def uses_tensorflow(self) -> bool:
+        """True when the runtime runs the model with TensorFlow itself."""
         return RUNTIMES[self.runtime].bundle.name == "tensorflow"
 
 
@@ -139,6 +142,7 @@ class Settings:
 
     @property
     def mode(self) -> str:
+        """The plan's name in results: quick or full."""
         return "quick" if self.quick else "full"
 
 

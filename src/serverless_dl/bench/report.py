@@ -18,9 +18,9 @@ from pathlib import Path
 
 from serverless_dl.bench.plan import HANDLER_CONFIGURATION, RUNTIMES, VARIANT_NAMES
 from serverless_dl.cli import OneLineErrorParser
+from serverless_dl.lambda_facts import MB, UNZIPPED_LIMIT_BYTES, ZIPPED_LIMIT_BYTES
 from serverless_dl.paths import ROOT, in_repo
 from serverless_dl.pricing import PRICES_CHECKED, PRICES_REGION, cost_of
-from serverless_dl.zip_bundle import MB, UNZIPPED_LIMIT_BYTES, ZIPPED_LIMIT_BYTES
 
 SCHEMA = 1
 RESULTS_JSON = "results.json"
@@ -431,6 +431,7 @@ def render_report(folder: Path, plots_too: bool = False) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Draw the report again from a results.json; return the exit code."""
     parser = OneLineErrorParser(
         prog="python -m serverless_dl.bench.report",
         description="Draw the benchmark report again from a results.json, without measuring.",

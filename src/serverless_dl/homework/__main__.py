@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 # One-line argument errors, as every command of the course prints them.
-from serverless_dl.cli import OneLineErrorParser
+from serverless_dl.cli import OneLineErrorParser, positive_number
 from serverless_dl.docker_engine import DockerUnavailable
 from serverless_dl.homework.container_run import REFERENCE_SOLUTION, record_solution
 from serverless_dl.homework.grading import (
@@ -52,16 +52,6 @@ UNSANDBOXED_WARNING = (
 )
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
 def _shown(path: Path) -> str:
     """`path` relative to the repository when it is inside it, as a learner typed it."""
     path = Path(path)
@@ -76,13 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     questions.add_argument("--learner-id", required=True)
     grade = commands.add_parser("grade", help="grade one answers file or notebook")
     grade.add_argument("answers", nargs="?", type=Path, default=DEFAULT_ANSWERS)
-    grade.add_argument("--time-limit", type=_positive, default=DEFAULT_TIME_LIMIT, metavar="S")
+    grade.add_argument(
+        "--time-limit", type=positive_number, default=DEFAULT_TIME_LIMIT, metavar="S"
+    )
     grade.add_argument("--unsandboxed", action="store_true", help=UNSANDBOXED_HELP)
     grade_all = commands.add_parser("grade-all", help="grade a folder of submissions")
     grade_all.add_argument("folder", type=Path)
     grade_all.add_argument("--csv", type=Path, default=REPORTS / "grades.csv")
     grade_all.add_argument("--json", type=Path, default=REPORTS / "grades.json")
-    grade_all.add_argument("--time-limit", type=_positive, default=DEFAULT_TIME_LIMIT, metavar="S")
+    grade_all.add_argument(
+        "--time-limit", type=positive_number, default=DEFAULT_TIME_LIMIT, metavar="S"
+    )
     grade_all.add_argument("--unsandboxed", action="store_true", help=UNSANDBOXED_HELP)
     page = commands.add_parser("page", help=f"regenerate the generated part of {_shown(PAGE)}")
     page.add_argument("--check", action="store_true", help="only say whether it is current")
