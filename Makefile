@@ -17,7 +17,7 @@ SITE_ENV := $(VENVS)/site/.installed
 ENVIRONMENTS := $(COURSE_ENV) $(CLASSIC_ENV) $(MODERN_ENV) $(ONNX_ENV) $(AWS_ENV) $(CLOUDS_ENV) $(SITE_ENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup course test lab model export nav notebooks docker-base clouds-stage lint clean
+.PHONY: help setup course test test-quick lab model export nav notebooks docker-base clouds-stage lint clean
 .PHONY: grade export-homework homework-model homework-page bench zip site site-screenshot
 .PHONY: web-screenshot successor-model composition
 
@@ -29,8 +29,13 @@ setup: $(ENVIRONMENTS) ## Create the course, Lambda and AWS-tool environments
 course: setup ## Run the whole course end to end and print a summary
 	$(PY) -m serverless_dl.course
 
-test: setup ## Run the test suite (PYTEST_ARGS="-k homework" to pass pytest options)
+# The linter runs inside the suite (tests/test_lint.py), so a lint failure fails `make test`.
+test: setup ## Run the test suite and the linter (PYTEST_ARGS="-k homework" to pass pytest options)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The markers are set in tests/conftest.py; `make test` still runs every test.
+test-quick: setup ## Run the tests that need neither Docker nor a model retrain, for the edit-test loop
+	$(PY) -m pytest -m "not docker and not retrain" $(PYTEST_ARGS)
 
 # Jupyter refuses to start as root (containers, CI shells) unless told it is deliberate.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -99,7 +104,7 @@ homework-model: setup ## Redraw the homework images and retrain the homework mod
 homework-page: setup ## Regenerate the generated part of homework/README.md from the homework model
 	$(PY) -m serverless_dl.homework page
 
-lint: setup ## Lint the Python code
+lint: setup ## Lint the Python code alone (`make test` runs it too)
 	$(VENV)/bin/ruff check .
 
 clean: ## Remove run outputs (keeps the environments)

@@ -87,18 +87,21 @@ class Dice:
         self.typical = typical
 
     def uniform(self, low: float, high: float) -> float:
+        """A number between `low` and `high`; in typical mode, from the middle fifth."""
         if self.typical:
             middle, half = (low + high) / 2, (high - low) / 10
             low, high = middle - half, middle + half
         return float(self.rng.uniform(low, high))
 
     def pick(self, options: Sequence[T], weights: Sequence[float] | None = None) -> T:
+        """One of `options`, chosen with relative `weights`; in typical mode, the first."""
         if self.typical:
             return options[0]
         p = None if weights is None else np.asarray(weights, float) / sum(weights)
         return options[int(self.rng.choice(len(options), p=p))]
 
     def chance(self, probability: float) -> bool:
+        """True with `probability`; in typical mode, whenever it is at least even."""
         if self.typical:
             return probability >= 0.5
         return bool(self.rng.random() < probability)
@@ -714,6 +717,10 @@ def _stripes(coordinate: np.ndarray, period: float, duty: float) -> np.ndarray:
 def fabric_texture(
     r: Dice, size: int, pattern: str, base: np.ndarray, second: np.ndarray
 ) -> np.ndarray:
+    """A `size`-pixel square of cloth (float RGB): `pattern` in `base` and `second`, with folds.
+
+    Shared with the homework's swatches, so its fabrics are drawn as the dataset's are.
+    """
     x, y = _grid(size)
     period = r.uniform(7, 18)
     if pattern == "stripes":
@@ -739,6 +746,7 @@ def fabric_texture(
 
 
 def draw_background(r: Dice, size: int) -> np.ndarray:
+    """A random `size`-pixel backdrop (float RGB): plain, gradient, noise, wood or tiles."""
     x, y = _grid(size)
     style = r.pick(("plain", "gradient", "noise", "wood", "tiles"), (4, 3, 1.5, 1.5, 1))
     light = _hsv(r.rng.random(), r.uniform(0.0, 0.25), r.uniform(0.75, 0.98))
@@ -799,6 +807,7 @@ def _palette(r: Dice, base: np.ndarray, pattern: str) -> dict[str, tuple[int, ..
 
 
 def to_uint8_image(array: np.ndarray) -> Image.Image:
+    """An RGB image from a float array, clipped to 0-255 first so bright folds do not wrap."""
     return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8), "RGB")
 
 
@@ -998,6 +1007,7 @@ def image_name(label: str, index: int) -> str:
 
 
 def save_jpeg(image: Image.Image, path: Path) -> None:
+    """Save `image` as a JPEG at the dataset's quality, so every image is encoded alike."""
     image.save(path, "JPEG", quality=JPEG_QUALITY)
 
 

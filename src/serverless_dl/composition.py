@@ -176,6 +176,7 @@ def out_of_date() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write lesson 11's models (`make composition`), or with `--check` exit 1 if any is stale."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="regenerate and compare bytes")
     args = parser.parse_args(argv)

@@ -82,6 +82,10 @@ def export_handler(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Export the handler files from their lessons (`make export`); `--check` only compares.
+
+    Returns 1 when `--check` finds a stale file, so CI fails until `make export` is run.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notebook", type=Path, help=f"default: {HANDLER_NOTEBOOK.name}")
     parser.add_argument("--target", type=Path, help=f"default: {HANDLER_SCRIPT.name}")

@@ -186,6 +186,7 @@ def refresh(name: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Re-execute lessons in place (`refresh`, `make notebooks`) or write CI copies (`prepare`)."""
     parser = argparse.ArgumentParser(description="Execute the lesson notebooks.")
     commands = parser.add_subparsers(dest="command", required=True)
     refresh_cmd = commands.add_parser("refresh", help="re-execute lessons in place")

@@ -139,6 +139,7 @@ def convert(keras_model: str | Path = KERAS_MODEL, target: str | Path = ONNX_MOD
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Convert the Keras model to ONNX (`make model`), or with `--check` exit 1 if it is stale."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keras", type=Path, default=KERAS_MODEL, help="the Keras model")
     parser.add_argument("--out", type=Path, default=ONNX_MODEL, help="the ONNX file to write")

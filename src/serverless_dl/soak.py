@@ -64,10 +64,12 @@ class SoakResult:
 
     @property
     def growth_percent(self) -> float:
+        """How much the resident memory grew after the warm-up, in percent of where it began."""
         return 100 * (self.rss_end_mib - self.rss_start_mib) / self.rss_start_mib
 
     @property
     def invocations_per_second(self) -> float:
+        """Measured invocations per second of wall time."""
         return self.invocations / self.seconds
 
     def as_dict(self) -> dict:
@@ -220,6 +222,10 @@ def _percentage(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Soak the handler under the emulator, write the figures, and exit 1 if it degraded.
+
+    Errors, a restarted runtime or memory growth beyond `--max-growth` fail the run.
+    """
     parser = OneLineErrorParser(
         prog="python -m serverless_dl.soak", description=__doc__.split("\n\n")[0]
     )

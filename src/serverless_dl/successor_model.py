@@ -225,6 +225,10 @@ def check(models_dir: Path = MODELS, log=print) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Retrain lesson 10's successor model (`make successor-model`), or `--check` the committed one.
+
+    `--check` converts again and repeats a short seeded run, and exits 1 on any difference.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--check",
