@@ -27,9 +27,9 @@ help: ## List the commands
 setup: $(ENVIRONMENTS) ## Create the course, Lambda and AWS-tool environments
 
 course: setup ## Run the whole course end to end and print a summary
-	$(PY) -m serverless_dl.course
+	$(PY) -m serverless_dl.lessons.course
 
-# The linter runs inside the suite (tests/test_lint.py), so a lint failure fails `make test`.
+# The linter runs inside the suite (tests/lessons/test_lint.py), so a lint failure fails `make test`.
 test: setup ## Run the test suite and the linter (PYTEST_ARGS="-k homework" to pass pytest options)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -46,46 +46,46 @@ lab: setup ## Open JupyterLab on the repository (lessons, written lessons, homew
 	$(VENV)/bin/jupyter lab --notebook-dir=. --LabApp.default_url=/lab/tree/notebooks $(LAB_ROOT_FLAG)
 
 model: setup ## Regenerate last week's model, its TFLite variants, its ONNX file, lesson 11's backbone and heads, the sample images
-	$(PY) -m serverless_dl.notebooks refresh 00-last-weeks-model 02-tensorflow-lite
-	$(PY) -m serverless_dl.onnx_model
-	$(PY) -m serverless_dl.composition
+	$(PY) -m serverless_dl.lessons.notebooks refresh 00-last-weeks-model 02-tensorflow-lite
+	$(PY) -m serverless_dl.data.onnx_model
+	$(PY) -m serverless_dl.data.composition
 
 composition: setup ## Regenerate lesson 11's backbone and heads (models/clothing-backbone, -head, -fabric-head)
-	$(PY) -m serverless_dl.composition
+	$(PY) -m serverless_dl.data.composition
 
 successor-model: setup ## Retrain the successor of last week's model on twice the images (lesson 10, five to ten minutes)
-	$(PY) -m serverless_dl.successor_model
+	$(PY) -m serverless_dl.data.successor_model
 
 export: setup ## Regenerate docker/lambda_function.py (lesson 04), docker/image_source.py (05), docker/onnx/lambda_function.py (03)
-	$(PY) -m serverless_dl.export
+	$(PY) -m serverless_dl.lessons.export
 
 nav: setup ## Regenerate the README's lesson table and every Previous/Next link from the lesson list
-	$(PY) -m serverless_dl.syllabus
+	$(PY) -m serverless_dl.lessons.syllabus
 
 notebooks: setup ## Re-execute the lessons in place so their committed outputs are current
-	$(PY) -m serverless_dl.notebooks refresh
+	$(PY) -m serverless_dl.lessons.notebooks refresh
 
 docker-base: setup ## Build offline stand-ins for the AWS Lambda Python base images if they cannot be pulled
-	$(PY) -m serverless_dl.lambda_base
+	$(PY) -m serverless_dl.containers.lambda_base
 
 clouds-stage: setup ## Assemble lesson 12's adapters with the core for deploying, into build/clouds/
 	for adapter in google-functions cloud-run azure-functions; do \
-		$(PY) -m serverless_dl.other_clouds stage $$adapter || exit 1; done
+		$(PY) -m serverless_dl.clouds.other_clouds stage $$adapter || exit 1; done
 
 bench: setup ## Measure cold start, latency, memory, size and cost on every runtime (about 15 minutes) into benchmarks/
 	$(PY) -m serverless_dl.bench --out benchmarks
 
 zip: setup ## Build build/zip/function.zip for the python3.11 runtime, check its size, run it under the RIE
-	$(PY) -m serverless_dl.zip_bundle
+	$(PY) -m serverless_dl.function.zip_bundle
 
 site: $(COURSE_ENV) $(SITE_ENV) ## Build the course as a website into build/site (offline) and print its index page
-	$(PY) -m serverless_dl.site build
+	$(PY) -m serverless_dl.lessons.site build
 
 site-screenshot: site ## Regenerate images/site/lesson-page.png: a lesson page of the site in headless Chromium
-	$(PY) -m serverless_dl.site screenshot
+	$(PY) -m serverless_dl.lessons.site screenshot
 
 web-screenshot: setup ## Regenerate images/web/page-*.png: lesson 09's page in headless Chromium, desktop and phone
-	$(PY) -m serverless_dl.web_page screenshot
+	$(PY) -m serverless_dl.web.web_page screenshot
 
 ANSWERS ?= homework/answers.yaml
 
@@ -96,7 +96,7 @@ grade: setup ## Grade the homework: ANSWERS=file (.yaml or .ipynb, default homew
 	@$(if $(SUBMISSIONS),$(PY) -m serverless_dl.homework grade-all "$(SUBMISSIONS)" $(GRADE_FLAGS),$(PY) -m serverless_dl.homework grade "$(ANSWERS)" $(GRADE_FLAGS))
 
 export-homework: setup ## Export your homework handler: the cells of homework/homework.ipynb tagged export
-	$(PY) -m serverless_dl.export --notebook homework/homework.ipynb --target homework/lambda_function.py
+	$(PY) -m serverless_dl.lessons.export --notebook homework/homework.ipynb --target homework/lambda_function.py
 
 homework-model: setup ## Redraw the homework images and retrain the homework model (about two minutes)
 	$(PY) -m serverless_dl.homework.train
@@ -108,20 +108,20 @@ lint: setup ## Lint the Python code alone (`make test` runs it too)
 	$(VENV)/bin/ruff check .
 
 clean: ## Remove run outputs (keeps the environments)
-	-@[ ! -x $(PY) ] || $(PY) -m serverless_dl.local_account stop --dir "$(AWS_LOCAL_DIR)"
+	-@[ ! -x $(PY) ] || $(PY) -m serverless_dl.aws.local_account stop --dir "$(AWS_LOCAL_DIR)"
 	rm -rf build
 
 # AWS_PROFILE and AWS_REGION default to the environment's; see lessons/deploy.md.
 .PHONY: aws-clean
 aws-clean: $(COURSE_ENV) ## Delete what the course created on AWS: AWS_PROFILE=name [AWS_REGION=eu-west-1] [DRY_RUN=1]
-	@$(PY) -m serverless_dl.aws_clean $(if $(AWS_PROFILE),--profile "$(AWS_PROFILE)") \
+	@$(PY) -m serverless_dl.aws.aws_clean $(if $(AWS_PROFILE),--profile "$(AWS_PROFILE)") \
 		$(if $(AWS_REGION),--region "$(AWS_REGION)") $(if $(DRY_RUN),--dry-run)
 
 # The local AWS account of lessons 07 and 08 keeps running between lessons, as an AWS account would.
 AWS_LOCAL_DIR ?= build/local-aws
 .PHONY: local-aws-stop
 local-aws-stop: $(COURSE_ENV) ## Stop the local AWS account of lessons 07-08 and forget its resources (AWS_LOCAL_DIR=build/local-aws)
-	@$(PY) -m serverless_dl.local_account stop --dir "$(AWS_LOCAL_DIR)"
+	@$(PY) -m serverless_dl.aws.local_account stop --dir "$(AWS_LOCAL_DIR)"
 
 # --- Environments: each is rebuilt when its requirement files change ---
 

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from serverless_dl.docker_engine import DockerUnavailable, ensure_engine
-from serverless_dl.notebooks import DOCKER_LESSONS
+from serverless_dl.containers.docker_engine import DockerUnavailable, ensure_engine
+from serverless_dl.lessons.notebooks import DOCKER_LESSONS
 
 # Every test whose fixtures include one of these needs Docker; fixtures built on them
 # (function_images, base_images, ...) are covered too, since pytest lists the whole closure.
@@ -114,8 +114,8 @@ def function_images(docker_engine):
 
     Docker's layer cache makes this take seconds when nothing changed.
     """
-    from serverless_dl.function_images import FUNCTION_IMAGES, build_function_image
-    from serverless_dl.lambda_base import ensure_base_images
+    from serverless_dl.containers.function_images import FUNCTION_IMAGES, build_function_image
+    from serverless_dl.containers.lambda_base import ensure_base_images
 
     ensure_base_images(log=lambda message: None)  # both at once: debootstrap waits on the mirror
     return {flavour: build_function_image(flavour) for flavour in FUNCTION_IMAGES}
@@ -123,14 +123,14 @@ def function_images(docker_engine):
 
 @pytest.fixture(scope="session")
 def lesson_operations_log():
-    """The AWS calls of lessons 07, 08 and 10, as an operations log (serverless_dl.course_policy).
+    """The AWS calls of lessons 07, 08 and 10, as an operations log (aws.course_policy).
 
     A hand-written sample of today's lessons. Point it at the `operations.jsonl`
     that the local account front writes while the lessons run under nbval.
     """
     from pathlib import Path
 
-    return Path(__file__).parent / "aws_operations" / "lessons-07-08-sample.jsonl"
+    return Path(__file__).parent / "aws" / "aws_operations" / "lessons-07-08-sample.jsonl"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -140,7 +140,7 @@ def local_aws_accounts():
     Lessons 07 and 08 start one and leave it running for the next lesson, as a
     learner's would; an account someone else started is left alone.
     """
-    from serverless_dl.local_account import accounts_started_inside
+    from serverless_dl.aws.local_account import accounts_started_inside
 
     with accounts_started_inside():
         yield
@@ -148,12 +148,12 @@ def local_aws_accounts():
 
 @pytest.fixture(scope="session")
 def chromium_browser():
-    """A headless Chromium (Playwright `Browser`) for the session, from serverless_dl.browser.
+    """A headless Chromium (Playwright `Browser`) for the session, from serverless_dl.web.browser.
 
     Mandatory in CI (`CI=true`): there, a missing browser fails the test; elsewhere it is
     skipped with the reason.
     """
-    from serverless_dl.browser import BrowserUnavailable, chromium, skip_or_fail
+    from serverless_dl.web.browser import BrowserUnavailable, chromium, skip_or_fail
 
     try:
         with chromium() as browser:

@@ -3,7 +3,7 @@
 A thin adapter: it turns Azure's HttpRequest into the request the core reads (headers, a
 base64 body) and the core's (status, document) into a JSON HttpResponse. The core is
 lesson 04's lambda_function.py with lesson 05's image_source.py, copied in next to this
-file by `python -m serverless_dl.other_clouds stage azure-functions`.
+file by `python -m serverless_dl.clouds.other_clouds stage azure-functions`.
 """
 
 import base64

@@ -3,7 +3,7 @@
 A thin adapter: it turns the WSGI request into the request the core reads (headers, a
 base64 body) and the core's (status, document) into a JSON response. The core is
 lesson 04's lambda_function.py with lesson 05's image_source.py, copied into the build
-context by `python -m serverless_dl.other_clouds stage cloud-run`.
+context by `python -m serverless_dl.clouds.other_clouds stage cloud-run`.
 """
 
 import base64

@@ -3,7 +3,7 @@
 A thin adapter: it turns Flask's request into the request the core reads (headers, a
 base64 body) and the core's (status, document) into a JSON response. The core is
 lesson 04's lambda_function.py with lesson 05's image_source.py, copied in next to this
-file by `python -m serverless_dl.other_clouds stage google-functions`.
+file by `python -m serverless_dl.clouds.other_clouds stage google-functions`.
 """
 
 import base64

@@ -17,11 +17,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from serverless_dl.base.cli import OneLineErrorParser
+from serverless_dl.base.paths import BUILD, in_repo
 from serverless_dl.bench.plan import FULL, QUICK
 from serverless_dl.bench.report import markdown, write_results
 from serverless_dl.bench.run import FAILURES, run_benchmark
-from serverless_dl.cli import OneLineErrorParser
-from serverless_dl.paths import BUILD, in_repo
 
 DEFAULT_OUT = BUILD / "bench" / "results"
 

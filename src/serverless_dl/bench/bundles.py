@@ -2,7 +2,7 @@
 
 A bundle is what `pip install --target` puts into a Lambda deployment for one
 requirement file, with Lambda-platform wheels, stripped as `make zip` strips
-(see `serverless_dl.zip_bundle`). It is built once under
+(see `serverless_dl.function.zip_bundle`). It is built once under
 `build/bench/bundles/` and measured: the bytes it holds installed, and zipped.
 
 When a configuration runs, its task root holds only the function's own files
@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from serverless_dl.base.paths import DOCKER
 from serverless_dl.bench.plan import RUNTIMES, Bundle, Configuration
-from serverless_dl.paths import DOCKER
-from serverless_dl.zip_bundle import (
+from serverless_dl.function.zip_bundle import (
     STRIPPED_FOLDERS,
     compile_bytecode,
     directory_bytes,

@@ -10,7 +10,7 @@ writes into `--out`:
   dynamic-range quantization that tflite-runtime 2.14 can load); the course
   model uses the committed files in `models/` instead;
 - `<model>-{f32,f16,int8}.onnx`: Keras -> SavedModel -> tf2onnx (as lesson 03
-  converts, `serverless_dl.onnx_model`), then
+  converts, `serverless_dl.data.onnx_model`), then
   float16 weights (onnxconverter-common) and dynamic-range int8 weights
   (ONNX Runtime's `quantize_dynamic`);
 - `reference.json`: the test images and Keras's top-1 class for each.
@@ -43,11 +43,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from serverless_dl.base.paths import MODELS  # noqa: E402
 from serverless_dl.bench.plan import VARIANTS  # noqa: E402
-from serverless_dl.clothing import CLASSES  # noqa: E402
-from serverless_dl.dataset import ensure_dataset, load_split  # noqa: E402
-from serverless_dl.onnx_model import keras_to_onnx  # noqa: E402
-from serverless_dl.paths import MODELS  # noqa: E402
+from serverless_dl.data.clothing import CLASSES  # noqa: E402
+from serverless_dl.data.dataset import ensure_dataset, load_split  # noqa: E402
+from serverless_dl.data.onnx_model import keras_to_onnx  # noqa: E402
 
 COURSE_KERAS_MODEL = MODELS / "clothing-model.keras"
 COURSE_TFLITE_FILES = {

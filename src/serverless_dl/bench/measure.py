@@ -12,7 +12,7 @@ Definitions (the lesson explains why each is measured so):
   it, and the function's own `Duration` from its `REPORT` line (what Lambda
   bills), and the handler's own time from its log line.
 - **peak memory**: the runtime process's peak resident set (`VmHWM` in
-  `/proc`), found as `serverless_dl.soak` finds it; Lambda's `Max Memory Used`.
+  `/proc`), found as `serverless_dl.function.soak` finds it; Lambda's `Max Memory Used`.
 - **agreement**: the handler's top-1 class against Keras's on the same test images.
 - **bare baseline**: decoding, preprocessing and the interpreter alone, in a
   loop in one process (`engine_adapter.py` run as a script).
@@ -35,16 +35,16 @@ from pathlib import Path
 
 import numpy as np
 
+from serverless_dl.base.commands import run_command
+from serverless_dl.base.paths import IMAGES
 from serverless_dl.bench.bundles import ADAPTER, MODEL_NAMES, BuiltBundle
 from serverless_dl.bench.plan import RUNTIMES, Configuration
-from serverless_dl.client import answer_of, image_event
-from serverless_dl.clothing import CLASSES
-from serverless_dl.commands import run_command
-from serverless_dl.envs import clean_environment
-from serverless_dl.paths import IMAGES
-from serverless_dl.rie import parse_init_durations, parse_reports
-from serverless_dl.soak import runtime_pid
-from serverless_dl.zip_bundle import (
+from serverless_dl.data.clothing import CLASSES
+from serverless_dl.function.client import answer_of, image_event
+from serverless_dl.function.envs import clean_environment
+from serverless_dl.function.rie import parse_init_durations, parse_reports
+from serverless_dl.function.soak import runtime_pid
+from serverless_dl.function.zip_bundle import (
     LAMBDA_PYTHON_SETTINGS,
     bundle_emulator,
     runtime_python,

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from serverless_dl import onnx_model
+from serverless_dl.base.commands import run_command
+from serverless_dl.base.paths import BUILD, MODELS
 from serverless_dl.bench.bundles import remove_stale_siblings
-from serverless_dl.commands import run_command
-from serverless_dl.envs import clean_environment
-from serverless_dl.onnx_model import ConversionError, converter_tools
-from serverless_dl.paths import BUILD, MODELS
-from serverless_dl.zip_bundle import BundleError
+from serverless_dl.data import onnx_model
+from serverless_dl.data.onnx_model import ConversionError, converter_tools
+from serverless_dl.function.envs import clean_environment
+from serverless_dl.function.zip_bundle import BundleError
 
 BENCH_BUILD = BUILD / "bench"
 CONVERT_SCRIPT = Path(__file__).with_name("convert.py")  # read, not imported: it loads TensorFlow

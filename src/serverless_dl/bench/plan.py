@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from serverless_dl.lambda_facts import AMAZON_LINUX_2_GLIBC, AMAZON_LINUX_2023_GLIBC
-from serverless_dl.paths import REQUIREMENTS
+from serverless_dl.base.lambda_facts import AMAZON_LINUX_2_GLIBC, AMAZON_LINUX_2023_GLIBC
+from serverless_dl.base.paths import REQUIREMENTS
 
 VARIANTS = ("f32", "f16", "int8")
 VARIANT_NAMES = {"f32": "float32", "f16": "float16", "int8": "dynamic-range int8"}

@@ -16,11 +16,11 @@ import math
 import sys
 from pathlib import Path
 
+from serverless_dl.aws.pricing import PRICES_CHECKED, PRICES_REGION, cost_of
+from serverless_dl.base.cli import OneLineErrorParser
+from serverless_dl.base.lambda_facts import MB, UNZIPPED_LIMIT_BYTES, ZIPPED_LIMIT_BYTES
+from serverless_dl.base.paths import ROOT, in_repo
 from serverless_dl.bench.plan import HANDLER_CONFIGURATION, RUNTIMES, VARIANT_NAMES
-from serverless_dl.cli import OneLineErrorParser
-from serverless_dl.lambda_facts import MB, UNZIPPED_LIMIT_BYTES, ZIPPED_LIMIT_BYTES
-from serverless_dl.paths import ROOT, in_repo
-from serverless_dl.pricing import PRICES_CHECKED, PRICES_REGION, cost_of
 
 SCHEMA = 1
 RESULTS_JSON = "results.json"

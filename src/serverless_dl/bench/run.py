@@ -28,9 +28,9 @@ from serverless_dl.bench.measure import (
 from serverless_dl.bench.models import BENCH_BUILD, model_files
 from serverless_dl.bench.plan import BUNDLES, MODELS, RUNTIMES, Settings, configurations
 from serverless_dl.bench.report import SCHEMA, targets
-from serverless_dl.envs import EnvironmentMissing
-from serverless_dl.rie import EmulatorError
-from serverless_dl.zip_bundle import BundleError
+from serverless_dl.function.envs import EnvironmentMissing
+from serverless_dl.function.rie import EmulatorError
+from serverless_dl.function.zip_bundle import BundleError
 
 
 def _cpu_name() -> str:

@@ -12,6 +12,8 @@
 - `page`: the generated part of homework/README.md (`make homework-page`).
 
 The starter notebook needs only the names imported here.
+
+May import: every other part.
 """
 
 from serverless_dl.homework.questions import QUESTION_IDS, homework_for

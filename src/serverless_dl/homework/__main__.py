@@ -25,8 +25,9 @@ import time
 from pathlib import Path
 
 # One-line argument errors, as every command of the course prints them.
-from serverless_dl.cli import OneLineErrorParser, positive_number
-from serverless_dl.docker_engine import DockerUnavailable
+from serverless_dl.base.cli import OneLineErrorParser, positive_number
+from serverless_dl.base.paths import BUILD, HOMEWORK, ROOT
+from serverless_dl.containers.docker_engine import DockerUnavailable
 from serverless_dl.homework.container_run import REFERENCE_SOLUTION, record_solution
 from serverless_dl.homework.grading import (
     format_grade,
@@ -40,7 +41,6 @@ from serverless_dl.homework.page import PAGE, PageError, update_page
 from serverless_dl.homework.questions import LearnerIdError, homework_for
 from serverless_dl.homework.reference import ReferenceUnavailable
 from serverless_dl.homework.submissions import DEFAULT_TIME_LIMIT, SubmissionError
-from serverless_dl.paths import BUILD, HOMEWORK, ROOT
 
 DEFAULT_ANSWERS = HOMEWORK / "answers.yaml"
 REPORTS = BUILD / "homework"

@@ -33,7 +33,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from serverless_dl.envs import EnvironmentMissing, lambda_python
+from serverless_dl.base.paths import TESTS
+from serverless_dl.function.envs import EnvironmentMissing, lambda_python
+from serverless_dl.function.imageserver import serve_directory
+from serverless_dl.function.rie import EmulatorError, Invocation, LambdaEmulator
 from serverless_dl.homework.containers import (
     HANDLER_NAME,
     LOCAL_TEST_ENV,
@@ -41,15 +44,12 @@ from serverless_dl.homework.containers import (
     prepare_function_folder,
 )
 from serverless_dl.homework.reference import ReferencePipeline
-from serverless_dl.imageserver import serve_directory
-from serverless_dl.paths import TESTS
-from serverless_dl.rie import EmulatorError, Invocation, LambdaEmulator
 
 RECORD_KEY = "homework_container_run"
 HANDLER = "lambda_function.lambda_handler"
 CHECK_TIMEOUT_SECONDS = 30  # the function's timeout under the emulator: a cold start included
 CHECKED = "under the Lambda emulator your exported handler"
-REFERENCE_SOLUTION = TESTS / "homework_reference" / "solution.ipynb"
+REFERENCE_SOLUTION = TESTS / "homework" / "homework_reference" / "solution.ipynb"
 RECORD_SECONDS = 1800  # a first run builds the base image: pip inside Docker
 
 
@@ -122,7 +122,7 @@ def record_solution(path: str | Path = REFERENCE_SOLUTION) -> dict:
     import nbformat
     import papermill
 
-    from serverless_dl import docker_engine
+    from serverless_dl.containers import docker_engine
 
     path = Path(path)
     docker_engine.ensure_engine()
@@ -227,7 +227,7 @@ def check_handler_source(source: str, image: str, pipeline: ReferencePipeline) -
 
 def check_handler(notebook: str | Path, image: str, pipeline: ReferencePipeline) -> HandlerCheck:
     """Export the handler of a notebook submission and check it with `check_handler_source`."""
-    from serverless_dl.export import exported_source  # nbconvert: only graders of notebooks
+    from serverless_dl.lessons.export import exported_source  # nbconvert: only graders of notebooks
 
     try:
         source = exported_source(notebook)

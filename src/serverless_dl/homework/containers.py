@@ -11,7 +11,7 @@ The learner's function image starts FROM the result: `homework/Dockerfile`
 `image_source.py`, which the handler imports as lesson 04's does.
 `prepare_function_folder` lays out that build context; the grader uses the
 same folder, with the model, as a task root for the Runtime Interface
-Emulator. The image runs with `serverless_dl.lambda_base.start_function`,
+Emulator. The image runs with `serverless_dl.containers.lambda_base.start_function`,
 behind its own emulator.
 """
 
@@ -21,9 +21,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from serverless_dl import docker_engine, lambda_base
-from serverless_dl.handler_modules import IMAGE_SOURCE
-from serverless_dl.paths import BUILD, HOMEWORK, REQUIREMENTS, ROOT
+from serverless_dl.base.paths import BUILD, HOMEWORK, REQUIREMENTS, ROOT
+from serverless_dl.containers import docker_engine, lambda_base
+from serverless_dl.function.handler_modules import IMAGE_SOURCE
 
 BASE_TAG = "serverless-dl-homework-base:python3.11"
 BASE_DOCKERFILE = HOMEWORK / "Dockerfile.base"

@@ -23,7 +23,7 @@ def convert(keras_model: str | Path) -> bytes:
     import keras
     import tensorflow as tf
 
-    from serverless_dl import environment  # noqa: F401 - quiets TensorFlow before its import
+    from serverless_dl.base import environment  # noqa: F401 - quiets TensorFlow before its import
 
     tf.get_logger().setLevel("ERROR")
     model = keras.models.load_model(keras_model)

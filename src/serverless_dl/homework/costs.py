@@ -2,7 +2,7 @@
 
 Each learner gets their own figures, drawn from the learner id like every
 other personal choice of the homework (`draw`), and every answer comes from
-the course's own cost code: `serverless_dl.pricing.cost_of` for a REPORT line
+the course's own cost code: `serverless_dl.aws.pricing.cost_of` for a REPORT line
 (lesson 07), `serverless_dl.bench.report.cost_per_million` for a duration
 measured on a full core and run at some memory size (lesson 13).
 
@@ -21,9 +21,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from serverless_dl.aws.pricing import LAMBDA_PRICES, cost_of
 from serverless_dl.bench.report import ONE_VCPU_MB, cost_per_million, lambda_duration_ms
 from serverless_dl.homework.options import nice_step
-from serverless_dl.pricing import LAMBDA_PRICES, cost_of
 
 MISTAKE_MARGIN = 0.75  # a mistake must land at least this many option steps from the answer
 ATTEMPTS = 2000

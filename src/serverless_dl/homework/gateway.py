@@ -21,8 +21,8 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from serverless_dl.paths import DOCKER
-from serverless_dl.zip_bundle import function_properties
+from serverless_dl.base.paths import DOCKER
+from serverless_dl.function.zip_bundle import function_properties
 
 TEMPLATE = DOCKER / "template.yaml"
 API_RESOURCE = "ClothingApi"

@@ -93,8 +93,8 @@ def handler_check_in_sandbox(notebook: str | Path, image: str, pipeline):
 
     Raises `CheckUnavailable` when the sandbox or the emulator cannot be used here.
     """
+    from serverless_dl.function.rie import EmulatorError, find_rie
     from serverless_dl.homework.container_run import CheckUnavailable, HandlerCheck
-    from serverless_dl.rie import EmulatorError, find_rie
 
     try:
         rie = find_rie()

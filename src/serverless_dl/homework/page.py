@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from serverless_dl.base.paths import HOMEWORK
 from serverless_dl.homework.options import LETTERS
 from serverless_dl.homework.questions import MAX_POINTS, QUESTION_IDS, homework_for
 from serverless_dl.homework.submissions import DEFAULT_TIME_LIMIT
 from serverless_dl.homework.swatches import IMAGE_SIZE, POOL_SIZE
-from serverless_dl.paths import HOMEWORK
 
 PAGE = HOMEWORK / "README.md"
 BEGIN = (

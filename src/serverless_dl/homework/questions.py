@@ -13,7 +13,7 @@ library versions: the same id gives the same homework forever.
 
 Every correct value is computed by the course's own code: the model answers
 by `ReferencePipeline`, the handler's answers by the course's guarded handler,
-costs by `serverless_dl.pricing`, API Gateway's answers from lesson 08's
+costs by `serverless_dl.aws.pricing`, API Gateway's answers from lesson 08's
 template (`gateway`). Nothing here is typed in by hand except the questions.
 """
 
@@ -130,7 +130,7 @@ TEXTS = {
     "return (the model's output, the probability of dots)?",
     "q8": "Your function logged the REPORT line below for one warm request. What do {requests:,} "
     "such requests cost, in US dollars, on {architecture} at Lambda's on-demand prices in "
-    "src/serverless_dl/pricing.py (us-east-1, no free tier)? Lambda bills every request, plus "
+    "src/serverless_dl/aws/pricing.py (us-east-1, no free tier)? Lambda bills every request, plus "
     "the billed duration times the configured memory in GB-seconds.",
     "q9": "Your API is lesson 08's (docker/template.yaml): {api}. What does the caller get "
     "back for the request below?",
@@ -138,12 +138,12 @@ TEXTS = {
     "Lambda gives a function CPU in proportion to its memory, a full vCPU at {one_vcpu_mb:,} MB, "
     "and bills each request's duration rounded up to the next millisecond. What do a million "
     "warm predictions cost, in US dollars, with {memory_mb:,} MB of memory (x86_64, the prices "
-    "in src/serverless_dl/pricing.py, no free tier)?",
+    "in src/serverless_dl/aws/pricing.py, no free tier)?",
     "q11": "As in lesson 11, your model is two functions on x86_64: the caller sends each image "
     "to a backbone function ({backbone_mb:,} MB, {backbone_ms} ms billed) and its answer to a "
     "head function ({head_mb:,} MB, {head_ms} ms billed). What do {requests:,} composed "
-    "predictions cost, in US dollars, at the prices in src/serverless_dl/pricing.py (us-east-1, "
-    "no free tier)?",
+    "predictions cost, in US dollars, at the prices in src/serverless_dl/aws/pricing.py "
+    "(us-east-1, no free tier)?",
 }
 
 HINTS = {

@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from serverless_dl.dataset import load_image
-from serverless_dl.descriptors import descriptors_to
-from serverless_dl.handler_modules import HANDLER_SCRIPT as LESSON_HANDLER
-from serverless_dl.handler_modules import load_function
-from serverless_dl.paths import BUILD, HOMEWORK
+from serverless_dl.base.descriptors import descriptors_to
+from serverless_dl.base.paths import BUILD, HOMEWORK
+from serverless_dl.data.dataset import load_image
+from serverless_dl.function.handler_modules import HANDLER_SCRIPT as LESSON_HANDLER
+from serverless_dl.function.handler_modules import load_function
 
 HOMEWORK_MODEL = HOMEWORK / "homework-model.keras"
 POOL_DIR = HOMEWORK / "images"

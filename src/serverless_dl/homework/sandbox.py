@@ -49,7 +49,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from serverless_dl.paths import BUILD, HOMEWORK, ROOT, VENVS
+from serverless_dl.base.paths import BUILD, HOMEWORK, ROOT, VENVS
 
 BWRAP = "bwrap"
 NOBODY = 65534  # the run's user when the grader is root: process limits do not bind root

@@ -5,7 +5,7 @@ The homework model is not the lesson model: it answers one yes-or-no question
 swatch is a piece of striped or dotted cloth with pinked (zigzag) edges, laid
 at an angle on a background, then given the camera-like exposure, noise and
 blur of the clothing images. Fabrics, backgrounds and finishing come from
-`serverless_dl.clothing`, so both datasets share one drawing code.
+`serverless_dl.data.clothing`, so both datasets share one drawing code.
 
 Every image has its own random generator, seeded from (seed, split, label,
 index), so the same arguments give byte-identical JPEG files on any machine
@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 # The drawing primitives of the clothing dataset; the homework only adds the swatch shape.
-from serverless_dl.clothing import (
+from serverless_dl.data.clothing import (
     Dice,
     draw_background,
     fabric_texture,

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from serverless_dl.dataset import load_image
+from serverless_dl.base.paths import HOMEWORK
+from serverless_dl.data.dataset import load_image
 from serverless_dl.homework.swatches import LABELS, generate_swatch, jpeg_bytes, write_pool
-from serverless_dl.paths import HOMEWORK
 
 MODEL_PATH = HOMEWORK / "homework-model.keras"
 POOL_DIR = HOMEWORK / "images"
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # tf.data logs a harmless "NodeDef mentions attribute" error per run; level 3 keeps it out.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from serverless_dl import environment  # noqa: F401 - quiets TensorFlow before its import
+    from serverless_dl.base import environment  # noqa: F401 - quiets TensorFlow before its import
 
     paths = write_pool(args.images)
     print(f"wrote {len(paths)} images to {args.images}")
