@@ -22,7 +22,6 @@ describe in one line what a call did.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import textwrap
 import threading
@@ -38,6 +37,7 @@ from serverless_dl.attacks.hostile_servers import (
     serve_hostile,
 )
 from serverless_dl.attacks.pretend_internet import PretendInternet
+from serverless_dl.base.environment_variables import changed_environment
 
 # Public names and addresses for the hostile servers (global unicast: the guards let them by).
 HOSTILE_HOSTS = {
@@ -82,12 +82,9 @@ def attack_lab() -> Iterator[AttackLab]:
         names = {name: [address] for name, (address, _) in HOSTILE_HOSTS.items()}
         internet = PretendInternet(names, routes, loopback=True, nat64=True)
         # urllib would send requests to a proxy named in the environment, outside the lab.
-        saved = {name: os.environ.pop(name) for name in PROXY_VARIABLES if name in os.environ}
-        try:
-            with internet.installed():
-                yield AttackLab(site, internet, _local(internal)[1])
-        finally:
-            os.environ.update(saved)
+        stack.enter_context(changed_environment(dict.fromkeys(PROXY_VARIABLES)))
+        with internet.installed():
+            yield AttackLab(site, internet, _local(internal)[1])
 
 
 def outcome(function: Callable, *args) -> str:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import urllib.parse
 from dataclasses import dataclass
 
 from serverless_dl.aws.local_account import (
@@ -39,6 +38,7 @@ from serverless_dl.aws.local_account import (
 from serverless_dl.containers import docker_engine
 from serverless_dl.containers.function_images import image_url
 from serverless_dl.function.envs import venv_bin
+from serverless_dl.function.sources import is_url
 
 # Every AWS variable the switch may set or must clear.
 _AWS_VARIABLES = (
@@ -149,8 +149,7 @@ def function_image_url(image: str, aws_profile: str) -> str:
     the host's network). On AWS the function cannot see your files, so
     `image` must be a public URL.
     """
-    is_url = urllib.parse.urlsplit(image).scheme in ("http", "https")
-    if aws_profile and not is_url:
+    if aws_profile and not is_url(image):
         raise AwsTargetError(
             f"on AWS the function fetches the image itself: set `image` to a public "
             f"http(s) URL, not {image!r}"

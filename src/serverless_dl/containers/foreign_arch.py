@@ -15,8 +15,10 @@ import os
 import platform
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
+from serverless_dl.base.commands import run_command
 from serverless_dl.base.paths import VENVS
 from serverless_dl.containers.docker_engine import docker_cli, ensure_engine
 
@@ -53,14 +55,16 @@ def import_arm64_entrypoint_image(tag: str = PROBE_TAG) -> str:
     if platform.machine() in ("aarch64", "arm64"):
         raise ForeignArchitectureError("this machine is arm64 itself and runs the probe fine")
     engine = ensure_engine()
-    subprocess.run(
-        [docker_cli(), "import", "--change", f'ENTRYPOINT ["{ENTRYPOINT}"]', "-", tag],
-        input=entrypoint_archive(arm64_program()),
-        env=engine.env(),
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder) / "entrypoint.tar"  # a file: run_command's pipes carry text
+        archive.write_bytes(entrypoint_archive(arm64_program()))
+        run_command(
+            [docker_cli(), "import", "--change", f'ENTRYPOINT ["{ENTRYPOINT}"]', archive, tag],
+            error=ForeignArchitectureError,
+            what="`docker import` of the arm64 probe",
+            env=engine.env(),
+            timeout=120,
+        )
     return tag
 
 

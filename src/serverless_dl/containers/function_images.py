@@ -53,6 +53,7 @@ from serverless_dl.attacks.pretend_internet import PRETEND_PUBLIC_ADDRESS
 from serverless_dl.base.paths import DOCKER, IMAGES, ROOT, in_repo
 from serverless_dl.containers import docker_engine, lambda_base
 from serverless_dl.function.imageserver import serve_directory
+from serverless_dl.function.sources import is_url
 
 # Lambda runs functions as an unprivileged user; any uid other than 0 shows the same effects.
 LAMBDA_USER = "1000:1000"
@@ -382,7 +383,7 @@ def image_url(image: str) -> Iterator[str]:
     A function fetches its input from a URL; offline, and in tests, that URL
     points at a small web server on the loopback interface.
     """
-    if urllib.parse.urlsplit(image).scheme in ("http", "https"):
+    if is_url(image):
         yield image
         return
     path = in_repo(image)

@@ -30,7 +30,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,9 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
+from serverless_dl.base.commands import run_command
 from serverless_dl.base.paths import BUILD
+from serverless_dl.base.processes import NotReady, free_port, port_answers, wait_until
 from serverless_dl.containers import docker_engine
 from serverless_dl.containers.docker_engine import (
     DockerError,
@@ -54,7 +55,6 @@ from serverless_dl.function.rie import (
     EmulatorError,
     Invocation,
     find_rie,
-    free_port,
     post_json,
 )
 
@@ -133,12 +133,10 @@ def is_stand_in(ref: str) -> bool:
 
 def _run(command: list[str], what: str, timeout: float) -> None:
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        run_command(command, error=LambdaBaseError, what=what, quote="both", lines=3,
+                    timeout=timeout)  # fmt: skip
     except subprocess.TimeoutExpired:
         raise LambdaBaseError(f"{what} did not finish within {timeout:.0f} s") from None
-    if result.returncode != 0:
-        tail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
-        raise LambdaBaseError(f"{what} failed with exit code {result.returncode}: {tail}")
 
 
 def _rootfs_name(version: str) -> str:
@@ -348,23 +346,28 @@ def start_function(
         image, *command, env=env, options=["--entrypoint", RIE_IN_IMAGE, *options]
     )
     function = FunctionContainer(container=container, port=port)
-    deadline = time.monotonic() + start_seconds
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return function
-        except OSError:
-            pass
+
+    def listening() -> bool:
+        if port_answers(port):
+            return True
         if not _running(container):
             logs = function.logs()
-            function.stop()
             raise EmulatorError(f"container of {image} exited before listening:\n{logs[-3000:]}")
-        time.sleep(0.1)
-    logs = function.logs()
-    function.stop()
-    raise EmulatorError(
-        f"{image} did not listen on 127.0.0.1:{port} within {start_seconds:.0f} s:\n{logs[-3000:]}"
-    )
+        return False
+
+    try:
+        wait_until(listening, start_seconds, interval=0.1)
+    except NotReady:
+        logs = function.logs()
+        function.stop()
+        raise EmulatorError(
+            f"{image} did not listen on 127.0.0.1:{port} within {start_seconds:.0f} s:\n"
+            f"{logs[-3000:]}"
+        ) from None
+    except EmulatorError:
+        function.stop()
+        raise
+    return function
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,7 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from serverless_dl.base.cli import OneLineErrorParser
+from serverless_dl.base.cli import OneLineErrorParser, whole_number_from_zero
 
 CLASSES = (
     "dress",
@@ -1146,16 +1146,6 @@ def write_samples(
 # --------------------------------------------------------------------------
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(
         prog="python -m serverless_dl.data.clothing", description=__doc__.split("\n")[0]
@@ -1163,19 +1153,19 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrorParser)
     dataset = commands.add_parser("dataset", help="write train/validation/test images")
     dataset.add_argument("out_dir", type=Path)
-    dataset.add_argument("--seed", type=_non_negative, default=DEFAULT_SEED)
+    dataset.add_argument("--seed", type=whole_number_from_zero, default=DEFAULT_SEED)
     for split in SPLITS:
         dataset.add_argument(
             f"--{split}",
-            type=_non_negative,
+            type=whole_number_from_zero,
             default=DEFAULT_COUNTS[split],
             help=f"images per class (default {DEFAULT_COUNTS[split]})",
         )
-    dataset.add_argument("--workers", type=_non_negative, default=None)
+    dataset.add_argument("--workers", type=whole_number_from_zero, default=None)
     dataset.add_argument("--force", action="store_true", help="regenerate even if complete")
     samples = commands.add_parser("samples", help="write one typical <label>.jpg per label")
     samples.add_argument("out_dir", type=Path)
-    samples.add_argument("--seed", type=_non_negative, default=DEFAULT_SEED)
+    samples.add_argument("--seed", type=whole_number_from_zero, default=DEFAULT_SEED)
     samples.add_argument("--labels", nargs="+", default=list(SAMPLE_LABELS), metavar="LABEL")
     return parser
 

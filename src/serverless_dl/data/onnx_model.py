@@ -28,11 +28,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from serverless_dl.base.commands import run_command
 from serverless_dl.base.paths import BUILD, MODELS, REQUIREMENTS
 from serverless_dl.function.envs import clean_environment
 
@@ -54,13 +54,11 @@ def converter_tools(build: Path = TOOLS_BUILD) -> Path:
     if folder.is_dir():
         return folder
     partial = folder.with_name(folder.name + ".partial")
-    run = subprocess.run(
+    run_command(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-warn-conflicts",
-         "--disable-pip-version-check", "--target", str(partial), "-r", str(TOOLS_REQUIREMENTS)],
-        capture_output=True, text=True,
+         "--disable-pip-version-check", "--target", partial, "-r", TOOLS_REQUIREMENTS],
+        error=ConversionError, what="installing the converters",
     )  # fmt: skip
-    if run.returncode != 0:
-        raise ConversionError(f"could not install the converters: {run.stderr.strip()[-300:]}")
     partial.rename(folder)
     return folder
 
@@ -109,13 +107,11 @@ def keras_to_onnx(model, target: Path) -> Path:
     with tempfile.TemporaryDirectory() as folder:
         saved_model, raw = Path(folder) / "saved-model", Path(folder) / "raw.onnx"
         model.export(str(saved_model), verbose=False)
-        run = subprocess.run(
-            [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved_model),
-             "--output", str(raw), "--opset", str(ONNX_OPSET)],
-            capture_output=True, text=True,
+        run_command(
+            [sys.executable, "-m", "tf2onnx.convert", "--saved-model", saved_model,
+             "--output", raw, "--opset", ONNX_OPSET],
+            error=ConversionError, what="tf2onnx",
         )  # fmt: skip
-        if run.returncode != 0:
-            raise ConversionError(f"tf2onnx failed:\n{run.stderr[-3000:]}")
         onnx.save(canonical(onnx.load(raw)), target)
     return target
 
@@ -127,14 +123,12 @@ def convert(keras_model: str | Path = KERAS_MODEL, target: str | Path = ONNX_MOD
     `PYTHONPATH`; the caller's process imports neither. Returns `target`.
     """
     target = Path(target).resolve()
-    run = subprocess.run(
-        [sys.executable, "-m", "serverless_dl.data.onnx_model", "--keras", str(keras_model),
-         "--out", str(target), "--in-process"],
+    run_command(
+        [sys.executable, "-m", "serverless_dl.data.onnx_model", "--keras", keras_model,
+         "--out", target, "--in-process"],
+        error=ConversionError, what=f"converting {keras_model}",
         env=clean_environment({"PYTHONPATH": str(converter_tools()), "TF_CPP_MIN_LOG_LEVEL": "2"}),
-        capture_output=True, text=True,
     )  # fmt: skip
-    if run.returncode != 0:
-        raise ConversionError(f"converting {keras_model} failed: {run.stderr.strip()[-1500:]}")
     return target
 
 

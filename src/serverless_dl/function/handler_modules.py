@@ -13,16 +13,14 @@ the Lambda environments, which do not have the course package's dependencies.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import itertools
-import os
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from serverless_dl.base.environment_variables import changed_environment
 from serverless_dl.base.paths import DOCKER
 
 HANDLER_SCRIPT = DOCKER / "lambda_function.py"
@@ -62,7 +60,7 @@ def load_function(
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist; run `make export`")
     number = next(_instance_numbers)
-    with _environment(environment or {}):
+    with changed_environment(environment or {}):
         source = _import_file(f"{name}_image_source_{number}", image_source)
         saved = sys.modules.get(IMAGE_SOURCE_MODULE)
         sys.modules[IMAGE_SOURCE_MODULE] = source  # what the handler's import finds
@@ -81,22 +79,3 @@ def _import_file(module_name: str, path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@contextlib.contextmanager
-def _environment(settings: dict[str, str | None]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in settings}
-    try:
-        for name, value in settings.items():
-            _set(name, value)
-        yield
-    finally:
-        for name, value in saved.items():
-            _set(name, value)
-
-
-def _set(name: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value

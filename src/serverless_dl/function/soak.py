@@ -24,16 +24,15 @@ The exit status is 1 when there was an error or memory grew by more than
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from serverless_dl.base.cli import OneLineErrorParser
+from serverless_dl.base.cli import OneLineErrorParser, percentage, positive_whole_number
 from serverless_dl.base.paths import BUILD, DOCKER, IMAGES, MODELS
-from serverless_dl.function.client import image_event
+from serverless_dl.function.client import answer_of, image_event
 from serverless_dl.function.envs import LAMBDA_FLAVOURS, EnvironmentMissing
 from serverless_dl.function.imageserver import serve_directory
 from serverless_dl.function.lambda_local import local_function
@@ -144,7 +143,7 @@ def problem_with(emulator: LambdaEmulator, kind: str, event: dict) -> str | None
         if kind == "proxy":
             if answer.get("statusCode") != 200:
                 return f"proxy answer {str(answer)[:200]}"
-            answer = json.loads(answer["body"])
+            answer = answer_of(reply)
     except Exception as error:  # an invocation that fails in any way is what we count
         return f"{type(error).__name__}: {error}"[:200]
     if reply.status != 200 or not isinstance(answer, dict) or "prediction" not in answer:
@@ -201,26 +200,6 @@ def write_result(result: SoakResult, output: Path = DEFAULT_OUTPUT) -> Path:
     return output
 
 
-def _positive_whole_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
-
-
-def _percentage(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage (a number >= 0)")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     """Soak the handler under the emulator, write the figures, and exit 1 if it degraded.
 
@@ -229,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = OneLineErrorParser(
         prog="python -m serverless_dl.function.soak", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--invocations", type=_positive_whole_number, default=DEFAULT_INVOCATIONS,
+    parser.add_argument("--invocations", type=positive_whole_number, default=DEFAULT_INVOCATIONS,
                         help=f"how many invocations to measure (default {DEFAULT_INVOCATIONS})")
     parser.add_argument("--flavour", choices=LAMBDA_FLAVOURS, default="classic",
                         help="the Lambda environment (default classic)")
@@ -237,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the TFLite model (default models/clothing-model.tflite)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
                         help="where to write the figures as JSON (default build/soak/soak.json)")
-    parser.add_argument("--max-growth", type=_percentage, default=DEFAULT_MAX_GROWTH_PERCENT,
+    parser.add_argument("--max-growth", type=percentage, default=DEFAULT_MAX_GROWTH_PERCENT,
                         help="memory growth in percent that fails the run (default 10)")
     args = parser.parse_args(argv)
     if not args.model.is_file():
