@@ -52,7 +52,7 @@ def regeneration_command(notebook: Path) -> tuple[str, str]:
         return shown, "make export"
     if notebook == HOMEWORK_NOTEBOOK:
         return shown, "make export-homework"
-    return shown, "python -m serverless_dl.lessons.export --notebook ..."
+    return shown, "python -m serverless_dl.lessons.export"
 
 
 def exported_source(notebook: str | Path = HANDLER_NOTEBOOK) -> str:
