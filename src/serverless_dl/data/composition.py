@@ -23,8 +23,6 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import sys
 import tempfile
@@ -35,6 +33,7 @@ import numpy as np
 from serverless_dl.base.environment import import_tensorflow_quietly
 from serverless_dl.base.paths import MODELS
 from serverless_dl.data.clothing import CLASSES, FABRIC_PATTERNS, fabric_pattern
+from serverless_dl.data.conversion import tflite_bytes
 from serverless_dl.data.dataset import ensure_dataset, load_split
 
 KERAS_MODEL = MODELS / "clothing-model.keras"
@@ -85,17 +84,6 @@ def train_head(head, features: np.ndarray, labels: np.ndarray, epochs: int = FAB
     head.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
     head.fit(features, labels, epochs=epochs, batch_size=64, shuffle=True, verbose=0)
     return head
-
-
-def tflite_bytes(model) -> bytes:
-    """`model` as a float32 TFLite file, converted as lesson 02 converts last week's model."""
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")  # it logs each temporary file it writes
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    # The converter narrates the temporary SavedModel it writes; only the result matters.
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        return converter.convert()
 
 
 def preprocessed_split(split: str, per_class: int | None = None):

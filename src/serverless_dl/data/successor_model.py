@@ -36,9 +36,7 @@ Command line (`make successor-model`; the tests run `--check`)::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
-import io
 import json
 import os
 import sys
@@ -47,6 +45,7 @@ from pathlib import Path
 
 from serverless_dl.base.paths import BUILD, MODELS
 from serverless_dl.data.clothing import CLASSES, generate_dataset
+from serverless_dl.data.conversion import tflite_bytes
 from serverless_dl.data.dataset import ensure_dataset, load_split
 
 LAST_WEEKS_MODEL = MODELS / "clothing-model.keras"
@@ -134,15 +133,6 @@ def accuracy(model, x_test, y_test) -> float:
     return float((model.predict(x_test, verbose=0).argmax(axis=1) == y_test).mean())
 
 
-def to_tflite(model) -> bytes:
-    """The float32 TFLite conversion of a Keras model, as lesson 02 makes it."""
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    with contextlib.redirect_stdout(io.StringIO()):  # it narrates its temporary SavedModel
-        return converter.convert()
-
-
 def short_run_digest() -> tuple[str, float]:
     """Weights digest and test accuracy of the short run that `--check` repeats."""
     from serverless_dl.data.fingerprint import weights_digest
@@ -170,7 +160,7 @@ def regenerate(models_dir: Path = MODELS, log=print) -> dict:
     model.save(models_dir / KERAS_MODEL.name)
     # Converted from the saved file, as lesson 02 converts last week's model and as --check
     # converts again: a model in memory converts to other bytes than the same model loaded.
-    tflite = to_tflite(keras.models.load_model(models_dir / KERAS_MODEL.name))
+    tflite = tflite_bytes(keras.models.load_model(models_dir / KERAS_MODEL.name))
     (models_dir / TFLITE_MODEL.name).write_bytes(tflite)
     record = {
         "weights_sha256": weights_digest(model),
@@ -201,7 +191,7 @@ def committed_file_problems(models_dir: Path = MODELS) -> list[str]:
     tflite = (models_dir / TFLITE_MODEL.name).read_bytes()
     if weights_digest(committed) != record["weights_sha256"]:
         problems.append(f"{KERAS_MODEL.name} does not hold the weights its record names")
-    if to_tflite(committed) != tflite:
+    if tflite_bytes(committed) != tflite:
         problems.append(f"{TFLITE_MODEL.name} is not the conversion of {KERAS_MODEL.name}")
     if model_version(tflite) != record["model_version"]:
         problems.append(f"{RECORD.name} names another model version than {TFLITE_MODEL.name}")
